@@ -1,0 +1,133 @@
+//! The accept loop: the main thread's whole job once the proxy is listening.
+//!
+//! It does four things, in a loop, and nothing else (SPEC §2.1): wait until a pair may start
+//! (`--max-connections`), block in `accept`, check the client against `--allow`, and hand the client
+//! to a new pair with its own threads. It never connects, reads or writes for a client, so no slow
+//! peer can delay the next `accept`.
+//!
+//! It blocks in `accept` (woken by a client or by the stop signal's knock) and, at the connection
+//! limit, in [`LivePairs::wait_for_room`]. When a stop is requested it ends every live pair and
+//! waits a bounded time for their threads.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+
+use crate::allow::AllowList;
+use crate::live::LivePairs;
+use crate::pair::{self, Context, Pair};
+use crate::ratelimit::RateLimit;
+use crate::signals::Stop;
+
+/// Pause after an accept error that is not about one client (EMFILE, ENFILE, ENOBUFS, ...). Retrying
+/// at once would spin a core while nothing can change; a tenth of a second costs a client little.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The same event logged at most this often.
+const LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long a stop waits for pairs to finish. SPEC §5 wants the process gone within a second of the
+/// signal; this leaves a margin for the summary and the exit itself.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(700);
+
+/// What the accept loop needs besides the listener.
+pub struct Settings {
+    pub allow: AllowList,
+    pub max_connections: usize,
+    pub context: Arc<Context>,
+}
+
+/// Accept clients until a stop is requested, then end the live pairs.
+pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop) {
+    let mut live = LivePairs::new();
+    let mut accept_errors = RateLimit::new(LOG_INTERVAL);
+    let mut denials = RateLimit::new(LOG_INTERVAL);
+    let mut next_id: u64 = 1;
+    while !stop.is_requested() {
+        live.reap();
+        if !wait_for_room(&mut live, settings.max_connections, stop) {
+            break;
+        }
+        let (client, client_addr) = match listener.accept() {
+            // A dual-stack socket reports IPv4 clients as `::ffff:a.b.c.d`; log them as people
+            // (and `--allow` rules) write them.
+            Ok((client, addr)) => (
+                client,
+                SocketAddr::new(addr.ip().to_canonical(), addr.port()),
+            ),
+            Err(e) => {
+                after_accept_error(&e, &mut accept_errors);
+                continue;
+            }
+        };
+        if stop.is_requested() {
+            break; // most likely our own knock; a real client is closed with the rest
+        }
+        if !settings.allow.permits(client_addr.ip()) {
+            if let Some(held_back) = denials.check() {
+                warn!("refused {client_addr}: not in --allow ({held_back} more refused since last report)");
+            }
+            continue; // dropping `client` closes it
+        }
+        let pair = Arc::new(Pair::new(
+            next_id,
+            client,
+            client_addr,
+            settings.context.hang_rule,
+        ));
+        next_id += 1;
+        let ticket = live.admit(&pair);
+        if let Err(e) = pair::spawn(pair, Arc::clone(&settings.context), ticket) {
+            warn!(
+                "pair {} from {client_addr} dropped: cannot start its thread: {e}",
+                next_id - 1
+            );
+        }
+    }
+    stop_all(&mut live);
+}
+
+/// At the connection limit, wait for a pair to end; the kernel's backlog queues new clients
+/// meanwhile. Logs once per wait. `false` if a stop was requested instead.
+fn wait_for_room(live: &mut LivePairs, max: usize, stop: &Stop) -> bool {
+    if live.len() < max {
+        return true;
+    }
+    warn!("{max} pairs live (--max-connections): waiting for one to end before accepting more");
+    let room = live.wait_for_room(max, stop.wake_up());
+    if room {
+        info!("a pair ended: accepting again");
+    }
+    room
+}
+
+fn after_accept_error(err: &io::Error, limit: &mut RateLimit) {
+    if let Some(held_back) = limit.check() {
+        warn!("accept failed: {err} ({held_back} more since last report); retrying");
+    }
+    // A client that gave up while queued (ECONNABORTED) or a signal (EINTR) says nothing about the
+    // next accept; anything else (out of descriptors, memory) needs time to clear.
+    let about_one_client = matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    );
+    if !about_one_client {
+        thread::sleep(ACCEPT_BACKOFF);
+    }
+}
+
+fn stop_all(live: &mut LivePairs) {
+    live.reap();
+    let running = live.len();
+    let unfinished = live.shut_down_all(Instant::now() + SHUTDOWN_GRACE);
+    info!("stopped: {running} live pairs shut down");
+    if unfinished > 0 {
+        warn!("{unfinished} pairs still connecting to the destination; they end with the process");
+    }
+}

@@ -1,0 +1,173 @@
+//! The command line (SPEC §1): `tcpproxy [OPTIONS] <destination-host> <destination-port> <listen-port>`.
+//!
+//! This module owns turning `argv` into a checked [`Options`] value. Every value is validated here,
+//! so the rest of the program never sees a port of 0 where one is needed or a negative timeout. We use
+//! clap because it gives `--help`, `--version`, "did you mean" hints and the Unix convention of exit
+//! status 2 with a usage line for free; a hand-written parser would need a hundred lines to match it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser};
+
+use crate::allow::Cidr;
+
+/// The lab's 10-second hang rule, and the same patience for a slow destination.
+pub const DEFAULT_TIMEOUT_SECS: &str = "10";
+
+/// Relay TCP connections: every client that connects to LISTEN_PORT gets its own connection to
+/// DESTINATION_HOST:DESTINATION_PORT, and bytes flow both ways until both sides are done.
+#[derive(Parser, Debug)]
+#[command(name = "tcpproxy", version, about, max_term_width = 100)]
+#[command(
+    after_help = "Exit status: 0 after SIGINT/SIGTERM, 1 if it cannot start, 2 for a bad command line.\n\
+Example: tcpproxy 127.0.0.1 8080 3000   (clients of port 3000 reach 127.0.0.1:8080)"
+)]
+pub struct Options {
+    /// Where to relay clients: a host name or an IP literal ([::1] is fine)
+    #[arg(value_parser = host)]
+    pub destination_host: String,
+
+    /// Destination TCP port (1-65535)
+    #[arg(value_parser = destination_port)]
+    pub destination_port: u16,
+
+    /// Port to accept clients on (0 = any free port; the log names the one chosen)
+    #[arg(value_parser = listen_port)]
+    pub listen_port: u16,
+
+    /// Address to listen on [default: all interfaces, IPv4 and IPv6]
+    #[arg(long, value_name = "ADDR", value_parser = host)]
+    pub bind: Option<String>,
+
+    /// Hang timeout: cut a pair that stalls or idles this long (0 disables both rules)
+    #[arg(long, value_name = "SECS", default_value = DEFAULT_TIMEOUT_SECS,
+          value_parser = seconds, allow_negative_numbers = true)]
+    pub timeout: Duration,
+
+    /// The idle rule alone: cut a pair when no byte moves this long (0 = never) [default: --timeout]
+    #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Give up connecting to the destination after this long (0 = the OS's own limit)
+    #[arg(long, value_name = "SECS", default_value = DEFAULT_TIMEOUT_SECS,
+          value_parser = seconds, allow_negative_numbers = true)]
+    pub connect_timeout: Duration,
+
+    /// Pairs alive at once; beyond it, stop accepting until one ends [default: what the open-file limit allows]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+
+    /// Only clients in this network may connect (repeatable; IPv4 or IPv6) [default: everyone]
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<Cidr>,
+
+    /// More log: -v adds pair open events (debug), -vv every read and write (trace)
+    #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less log: warnings and errors only
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Write the log to this file instead of stderr (appended to)
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+impl Options {
+    /// The idle rule's timeout: `--idle-timeout` if given, else `--timeout`.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout.unwrap_or(self.timeout)
+    }
+}
+
+fn host(text: &str) -> Result<String, String> {
+    // `[::1]` is how people write an IPv6 host next to a port; the resolver wants it bare.
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if bare.is_empty() {
+        return Err("the host must not be empty".into());
+    }
+    Ok(bare.to_string())
+}
+
+fn port_number(text: &str) -> Result<u16, String> {
+    text.parse::<u16>()
+        .map_err(|_| format!("'{text}' is not a port number (0-65535)"))
+}
+
+fn destination_port(text: &str) -> Result<u16, String> {
+    match port_number(text)? {
+        0 => Err("the destination port must be 1-65535 (0 names no service)".into()),
+        port => Ok(port),
+    }
+}
+
+fn listen_port(text: &str) -> Result<u16, String> {
+    port_number(text)
+}
+
+/// Seconds as a whole or decimal number (`10`, `0.5`), never negative.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if secs < 0.0 {
+        return Err(format!("'{text}' is negative; give 0 or more seconds"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{text}' seconds is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_command_line_parses() {
+        let o = Options::try_parse_from(["tcpproxy", "web.mit.edu", "80", "3000"]).unwrap();
+        assert_eq!((o.destination_port, o.listen_port), (80, 3000));
+        assert_eq!(o.timeout, Duration::from_secs(10));
+        assert_eq!(o.idle_timeout(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bracketed_ipv6_host_is_unwrapped() {
+        let o = Options::try_parse_from(["tcpproxy", "[::1]", "80", "0"]).unwrap();
+        assert_eq!(o.destination_host, "::1");
+    }
+
+    #[test]
+    fn decimal_seconds_and_idle_override() {
+        let o = Options::try_parse_from([
+            "tcpproxy",
+            "--timeout",
+            "0.5",
+            "--idle-timeout",
+            "0",
+            "h",
+            "1",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(o.timeout, Duration::from_millis(500));
+        assert_eq!(o.idle_timeout(), Duration::ZERO);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            &["tcpproxy", "h", "0", "1"][..],
+            &["tcpproxy", "h", "70000", "1"],
+            &["tcpproxy", "h", "80", "abc"],
+            &["tcpproxy", "--timeout", "-1", "h", "80", "1"],
+            &["tcpproxy", "--allow", "10.0.0.0/33", "h", "80", "1"],
+            &["tcpproxy", "-v", "-q", "h", "80", "1"],
+            &["tcpproxy", "--max-connections", "0", "h", "80", "1"],
+        ] {
+            assert!(Options::try_parse_from(args).is_err(), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! tcpproxy: a thread-per-connection blocking TCP proxy.
+//!
+//! `tcpproxy HOST PORT LISTEN_PORT` accepts clients on LISTEN_PORT and relays each one, byte for
+//! byte in both directions, to its own new connection to HOST:PORT. The map of the code:
+//!
+//! | module        | owns                                                                 |
+//! |---------------|----------------------------------------------------------------------|
+//! | `cli`         | the command line                                                     |
+//! | `listener`    | the listening socket, and waking a thread blocked in `accept`        |
+//! | `accept`      | the accept loop (the main thread's whole job)                        |
+//! | `live`        | the main thread's table of live pairs; `--max-connections`; shutdown |
+//! | `pair`        | one pair's lifecycle: connect, two threads, one log line             |
+//! | `pump`        | one direction's copy loop                                            |
+//! | `hang`        | the hang rule: stall and idle                                        |
+//! | `destination` | resolving and connecting to the destination                          |
+//! | `signals`     | SIGINT/SIGTERM                                                       |
+//! | `report`      | why a pair closed, its log line, the totals                          |
+//! | `logging`, `limits`, `allow`, `ratelimit`, `direction` | small helpers                   |
+//!
+//! This file wires them together and turns start-up failures into one line and exit status 1.
+
+mod accept;
+mod allow;
+mod cli;
+mod destination;
+mod direction;
+mod hang;
+mod limits;
+mod listener;
+mod live;
+mod logging;
+mod pair;
+mod pump;
+mod ratelimit;
+mod report;
+mod signals;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use log::info;
+
+use crate::accept::Settings;
+use crate::allow::AllowList;
+use crate::cli::Options;
+use crate::destination::Destination;
+use crate::hang::HangRule;
+use crate::pair::Context;
+use crate::report::Totals;
+use crate::signals::Stop;
+
+/// Exit status for a fatal start-up error (SPEC §1); clap itself exits 2 for a bad command line.
+const EXIT_STARTUP_FAILED: u8 = 1;
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("tcpproxy: error: {why}");
+            ExitCode::from(EXIT_STARTUP_FAILED)
+        }
+    }
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    logging::init(
+        logging::level(options.quiet, options.verbose),
+        options.log_file.as_deref(),
+    )?;
+    let max_connections = choose_max_connections(options.max_connections)?;
+    let destination = Destination::resolve(&options.destination_host, options.destination_port)?;
+    let listener = listener::bind(options.bind.as_deref(), options.listen_port)?;
+    let listening = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let stop = Arc::new(Stop::new());
+    signals::install(Arc::clone(&stop), listening)?;
+
+    let hang_rule = HangRule::new(options.timeout, options.idle_timeout());
+    info!(
+        "listening on {}, relaying to {destination} {:?}; timeout {}, idle timeout {}, \
+         connect timeout {}, max {max_connections} pairs",
+        listener::describe(&listener),
+        destination.addresses(),
+        seconds(options.timeout),
+        seconds(options.idle_timeout()),
+        seconds(options.connect_timeout),
+    );
+    let settings = Settings {
+        allow: AllowList::new(options.allow.clone()),
+        max_connections,
+        context: Arc::new(Context {
+            destination,
+            connect_timeout: (!options.connect_timeout.is_zero())
+                .then_some(options.connect_timeout),
+            hang_rule,
+            totals: Totals::default(),
+        }),
+    };
+    accept::serve(&listener, &settings, &stop);
+    info!("summary: {}", settings.context.totals);
+    Ok(())
+}
+
+/// `--max-connections`, or as many pairs as the open-file limit allows; refuse a number the limit
+/// cannot honour rather than fail pairs halfway later.
+fn choose_max_connections(requested: Option<u32>) -> Result<usize, String> {
+    let open_files = limits::raise_open_file_limit();
+    let allowed = open_files.map(limits::max_pairs);
+    match (requested, allowed) {
+        (Some(n), Some(allowed)) if u64::from(n) > allowed => Err(format!(
+            "--max-connections {n} needs {} open files, but the limit is {}; \
+             raise it (ulimit -n) or ask for at most {allowed}",
+            limits::RESERVED_DESCRIPTORS + limits::DESCRIPTORS_PER_PAIR * u64::from(n),
+            open_files.unwrap_or_default(),
+        )),
+        (Some(n), _) => Ok(n as usize),
+        (None, Some(allowed)) => Ok(allowed as usize),
+        (None, None) => Ok(limits::max_pairs(1024) as usize),
+    }
+}
+
+/// `10 s`, `0.5 s`, or `off` for a disabled timeout.
+fn seconds(duration: Duration) -> String {
+    if duration.is_zero() {
+        "off".into()
+    } else {
+        format!("{} s", duration.as_secs_f64())
+    }
+}

@@ -1,0 +1,239 @@
+//! A pair — one client and its own connection to the destination — and its lifecycle.
+//!
+//! The main thread creates a [`Pair`] around a freshly accepted client and calls [`spawn`]; it never
+//! touches the pair's sockets again (except to shut them down when the proxy stops). Everything else
+//! happens on the pair's own two threads:
+//!
+//! ```text
+//!   main ──spawn──▶ "pair 17 c->s": connect to the destination ──spawn──▶ "pair 17 s->c"
+//!                        │ pump client → server                              │ pump server → client
+//!                        │ join ◀────────────────────────────────────────────┘
+//!                        └ log one line, give the slot back
+//! ```
+//!
+//! Blocking in here: `connect` (bounded by `--connect-timeout`), the two pumps, and the join. What
+//! wakes them: [`Pair::end`], which shuts both sockets down so every blocked call returns at once.
+//! Shutting down rather than closing is deliberate: the descriptors stay valid (and cannot be reused
+//! for another connection) until the last thread lets go of the pair and the sockets drop.
+
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+
+use crate::destination::Destination;
+use crate::direction::{Direction, Side};
+use crate::hang::{HangClock, HangRule};
+use crate::live::Ticket;
+use crate::pump::{pump, Flow};
+use crate::report::{CloseReason, PairReport, Totals};
+
+/// Stack for each pair thread. The pump's buffer lives on the heap, and its deepest call (a log
+/// line being formatted) needs a few KiB; 256 KiB leaves ample margin while reserving an eighth of
+/// the 2 MiB default, which matters at thousands of threads.
+pub const PAIR_STACK_SIZE: usize = 256 * 1024;
+
+/// What every pair needs to know and share, set up once at start-up.
+pub struct Context {
+    pub destination: Destination,
+    /// `None`: no limit beyond the operating system's own.
+    pub connect_timeout: Option<Duration>,
+    pub hang_rule: HangRule,
+    pub totals: Totals,
+}
+
+/// One client, its destination connection once made, and the state both threads share.
+pub struct Pair {
+    id: u64,
+    client: TcpStream,
+    client_addr: SocketAddr,
+    server: OnceLock<(TcpStream, SocketAddr)>,
+    clock: HangClock,
+    ended: AtomicBool,
+    reason: OnceLock<CloseReason>,
+    /// Bytes delivered, per direction (indexed by `Direction::index`).
+    delivered: [AtomicU64; 2],
+    opened: Instant,
+}
+
+impl Pair {
+    pub fn new(id: u64, client: TcpStream, client_addr: SocketAddr, rule: HangRule) -> Self {
+        Pair {
+            id,
+            client,
+            client_addr,
+            server: OnceLock::new(),
+            clock: HangClock::start(rule),
+            ended: AtomicBool::new(false),
+            reason: OnceLock::new(),
+            delivered: [AtomicU64::new(0), AtomicU64::new(0)],
+            opened: Instant::now(),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The socket to `side`; the server's exists only once connected.
+    pub fn socket(&self, side: Side) -> Option<&TcpStream> {
+        match side {
+            Side::Client => Some(&self.client),
+            Side::Server => self.server.get().map(|(stream, _)| stream),
+        }
+    }
+
+    pub fn clock(&self) -> &HangClock {
+        &self.clock
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    pub fn count_delivered(&self, dir: Direction, bytes: usize) {
+        self.delivered[dir.index()].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// End the pair for `reason` and wake both threads. Only the first reason counts: anything
+    /// that fails after it (a read that sees our own shutdown, say) is its consequence.
+    pub fn end(&self, reason: CloseReason) {
+        if self.reason.set(reason).is_err() {
+            return;
+        }
+        self.ended.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `attach_server`: either we see the server socket here and shut
+        // it down, or that thread sees `ended` and never starts relaying.
+        fence(Ordering::SeqCst);
+        for side in [Side::Client, Side::Server] {
+            if let Some(socket) = self.socket(side) {
+                // Errors only mean the socket is already down, which is what we want.
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// Install the destination connection; `false` if the pair ended while we were connecting.
+    fn attach_server(&self, stream: TcpStream, addr: SocketAddr) -> bool {
+        if self.server.set((stream, addr)).is_err() {
+            return false;
+        }
+        fence(Ordering::SeqCst);
+        if self.is_ended() {
+            if let Some(server) = self.socket(Side::Server) {
+                let _ = server.shutdown(Shutdown::Both);
+            }
+            return false;
+        }
+        true
+    }
+}
+
+/// Start the pair's first thread. If the OS refuses, the pair (and its client) is dropped and the
+/// ticket goes back with it; the caller logs.
+pub fn spawn(pair: Arc<Pair>, context: Arc<Context>, ticket: Ticket) -> std::io::Result<()> {
+    thread::Builder::new()
+        .name(thread_name(pair.id, Direction::ClientToServer))
+        .stack_size(PAIR_STACK_SIZE)
+        .spawn(move || {
+            // Dropped last, even if a pump panics: the main thread then knows the slot is free.
+            let _ticket = ticket;
+            run(pair, &context);
+        })
+        .map(drop)
+}
+
+/// `pair 17 c->s`: what `top -H`, gdb and a panic message will call this thread.
+fn thread_name(id: u64, dir: Direction) -> String {
+    format!("pair {id} {}", dir.arrow())
+}
+
+/// The whole life of a pair, on its `c->s` thread.
+fn run(pair: Arc<Pair>, context: &Context) {
+    debug!("pair {} open: client {}", pair.id, pair.client_addr);
+    match context.destination.connect(context.connect_timeout) {
+        Ok((stream, addr)) => match prepare_sockets(&pair.client, &stream, &pair.clock) {
+            Ok(()) if pair.attach_server(stream, addr) => relay(&pair, addr),
+            Ok(()) => {}
+            Err(e) => pair.end(CloseReason::Error(Side::Server, e.to_string())),
+        },
+        Err(why) => pair.end(CloseReason::ConnectFailed(why)),
+    }
+    finish(pair, context);
+}
+
+/// TCP_NODELAY so a small write (a keystroke, a request) leaves at once instead of waiting for
+/// Nagle's algorithm; the hang rule's timeouts so no call can block past its deadline.
+fn prepare_sockets(
+    client: &TcpStream,
+    server: &TcpStream,
+    clock: &HangClock,
+) -> std::io::Result<()> {
+    // The hang rule's clocks run from now: time spent connecting is `--connect-timeout`'s business.
+    clock.progress();
+    for socket in [client, server] {
+        socket.set_nodelay(true)?;
+        socket.set_read_timeout(clock.read_timeout())?;
+        socket.set_write_timeout(clock.write_timeout())?;
+    }
+    Ok(())
+}
+
+/// Both ends exist: pump both directions at once, one per thread.
+fn relay(pair: &Arc<Pair>, server_addr: SocketAddr) {
+    debug!("pair {} connected to {server_addr}", pair.id);
+    let other = Arc::clone(pair);
+    let downstream = thread::Builder::new()
+        .name(thread_name(pair.id, Direction::ServerToClient))
+        .stack_size(PAIR_STACK_SIZE)
+        .spawn(move || pump_and_report(&other, Direction::ServerToClient));
+    let downstream = match downstream {
+        Ok(handle) => handle,
+        Err(e) => return pair.end(CloseReason::NoThread(e.to_string())),
+    };
+    pump_and_report(pair, Direction::ClientToServer);
+    if downstream.join().is_err() {
+        // The pump panicked (a bug); the panic message is already on stderr. Free the client.
+        pair.end(CloseReason::Error(
+            Side::Server,
+            "relay thread panicked".into(),
+        ));
+    }
+}
+
+/// Run one direction; if it stops the pair, end the pair so the other thread wakes at once.
+fn pump_and_report(pair: &Pair, dir: Direction) {
+    if let Flow::Stopped(reason) = pump(pair, dir) {
+        pair.end(reason);
+    }
+}
+
+/// Close both sockets, then say so: a reader of the log line may rely on the descriptors being gone.
+fn finish(pair: Arc<Pair>, context: &Context) {
+    let reason = pair.reason.get().cloned().unwrap_or(CloseReason::BothEof);
+    let up = pair.delivered[Direction::ClientToServer.index()].load(Ordering::Relaxed);
+    let down = pair.delivered[Direction::ServerToClient.index()].load(Ordering::Relaxed);
+    let server = match pair.server.get() {
+        Some((_, addr)) => addr.to_string(),
+        None => context.destination.to_string(),
+    };
+    let report = PairReport {
+        id: pair.id,
+        client: pair.client_addr,
+        server,
+        reason: &reason,
+        bytes_up: up,
+        bytes_down: down,
+        duration: pair.opened.elapsed(),
+    };
+    context.totals.add_pair(up, down);
+    drop(pair); // the last strong reference: both sockets close here
+    if reason.is_warning() {
+        warn!("{report}");
+    } else {
+        info!("{report}");
+    }
+}

@@ -1,0 +1,311 @@
+//! Helpers shared by the integration tests: start the built proxy, own loopback servers, read the
+//! proxy's log, and make test data.
+//!
+//! Every test owns both ends of every socket: a server started here on an ephemeral port, the proxy
+//! started with listen port 0 (it logs the port it got), and clients connected by the test.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Long enough for anything on a loaded 2-core machine; short enough that a hang fails fast.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A running proxy: the child process, its port, and its log lines.
+pub struct Proxy {
+    child: Child,
+    pub port: u16,
+    log: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proxy {
+    /// `tcpproxy ARGS... DEST_IP DEST_PORT 0`, waiting for its listening line.
+    pub fn start(destination: SocketAddr, args: &[&str]) -> Proxy {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend([
+            destination.ip().to_string(),
+            destination.port().to_string(),
+            "0".into(),
+        ]);
+        Proxy::start_raw(&all)
+    }
+
+    /// `tcpproxy ARGS...` exactly as given; the last argument must be listen port 0.
+    pub fn start_raw(args: &[String]) -> Proxy {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tcpproxy");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (sender, log) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut proxy = Proxy {
+            child,
+            port: 0,
+            log,
+            seen: Vec::new(),
+        };
+        let line = proxy.wait_for_log("listening on ");
+        proxy.port = listening_port(&line);
+        proxy
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr()).expect("connect to proxy");
+        stream
+            .set_read_timeout(Some(PATIENCE))
+            .expect("set timeout");
+        stream
+            .set_write_timeout(Some(PATIENCE))
+            .expect("set timeout");
+        stream
+    }
+
+    /// The first log line (already seen or yet to come) containing `needle`; panics after PATIENCE.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        self.wait_for_log_within(needle, PATIENCE)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no log line with {needle:?}; log so far:\n{}",
+                    self.seen.join("\n")
+                )
+            })
+    }
+
+    /// Like `wait_for_log`, but `None` if nothing matches within `limit`.
+    pub fn wait_for_log_within(&mut self, needle: &str, limit: Duration) -> Option<String> {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+            return Some(line.clone());
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return Some(line);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Every log line seen so far (after draining what has arrived).
+    pub fn log_so_far(&mut self) -> Vec<String> {
+        while let Ok(line) = self.log.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+
+    /// Open descriptors of the proxy process.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("read /proc/PID/fd")
+            .count()
+    }
+
+    /// Send `signal` (e.g. "TERM") to the proxy.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Wait for the proxy to exit, at most `limit`; `None` if it is still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            // Polling a child's exit: std offers no wait with a timeout.
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn listening_port(line: &str) -> u16 {
+    let after = line.split("listening on ").nth(1).expect("listening line");
+    let addr: SocketAddr = after
+        .split_whitespace()
+        .next()
+        .and_then(|a| a.trim_end_matches(',').parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    addr.port()
+}
+
+/// Run `tcpproxy ARGS...` to completion (for command-line errors): status and stderr.
+pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tcpproxy");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A loopback server that hands each connection to `handle` on its own thread.
+pub fn serve<F>(handle: F) -> SocketAddr
+where
+    F: Fn(TcpStream) + Send + Sync + Clone + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let handle = handle.clone();
+            thread::spawn(move || handle(stream));
+        }
+    });
+    addr
+}
+
+/// Echo everything back; on EOF, half-close in return.
+pub fn echo_server() -> SocketAddr {
+    serve(|mut stream| {
+        let reader = stream.try_clone().expect("clone");
+        let _ = io::copy(&mut &reader, &mut stream);
+        let _ = stream.shutdown(Shutdown::Write);
+    })
+}
+
+/// An address where nothing listens (a port just freed).
+pub fn dead_address() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// Write `data` and half-close, from a thread, while this thread reads everything back.
+pub fn round_trip_with_half_close(stream: TcpStream, data: Vec<u8>) -> Vec<u8> {
+    let mut writer = stream.try_clone().expect("clone");
+    let sender = thread::spawn(move || {
+        writer.write_all(&data).expect("send payload");
+        writer.shutdown(Shutdown::Write).expect("half-close");
+    });
+    let mut received = Vec::new();
+    (&stream).read_to_end(&mut received).expect("read reply");
+    sender.join().expect("sender thread");
+    received
+}
+
+/// One small request and its echo, timed.
+pub fn ping(stream: &mut TcpStream, message: &[u8]) -> Duration {
+    let started = Instant::now();
+    stream.write_all(message).expect("ping write");
+    let mut reply = vec![0; message.len()];
+    stream.read_exact(&mut reply).expect("ping read");
+    assert_eq!(reply, message);
+    started.elapsed()
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), so a failure can be reproduced from its seed.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
+/// Read until EOF or error; how many bytes arrived.
+pub fn drain(stream: &mut TcpStream) -> usize {
+    let mut buf = [0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return total,
+            Ok(n) => total += n,
+        }
+    }
+}
+
+/// Assert that `elapsed` lies in `[low, high]` seconds, with a helpful message.
+pub fn assert_between(what: &str, elapsed: Duration, low: f64, high: f64) {
+    let secs = elapsed.as_secs_f64();
+    eprintln!("{what}: {secs:.3} s (allowed {low}..={high})");
+    assert!(
+        (low..=high).contains(&secs),
+        "{what}: took {secs:.3} s, expected between {low} and {high} s"
+    );
+}
+
+/// A server that accepts and hands each connection to the test, which decides what (not) to do.
+pub fn holding_server() -> (SocketAddr, Receiver<TcpStream>) {
+    let (sender, accepted) = mpsc::channel();
+    let addr = serve(move |stream| {
+        let _ = sender.send(stream);
+    });
+    (addr, accepted)
+}
+
+/// Write 64 KiB chunks until the peer stops taking them and the connection breaks. Returns when
+/// the last write moved bytes and when the failure came.
+///
+/// Each write may block for at most 20 ms: a blocking write that is interrupted by the reset
+/// returns the bytes it copied long before, which would make the last progress look as late as the
+/// cut. With short calls, a write that returns bytes moved them within the last 20 ms.
+pub fn flood_until_cut(mut stream: TcpStream) -> (Instant, Instant) {
+    stream
+        .set_write_timeout(Some(Duration::from_millis(20)))
+        .expect("timeout");
+    let chunk = vec![b'x'; 64 * 1024];
+    let give_up = Instant::now() + PATIENCE * 2;
+    let mut last_ok = Instant::now();
+    while Instant::now() < give_up {
+        match stream.write(&chunk) {
+            Ok(0) => break,
+            Ok(_) => last_ok = Instant::now(),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    (last_ok, Instant::now())
+}

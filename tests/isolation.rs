@@ -1,0 +1,185 @@
+//! No client or server can hang the proxy or delay other pairs (SPEC §2, §4), and a pair that ends
+//! badly leaves nothing behind.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use socket2::SockRef;
+
+use common::*;
+
+/// A server that floods a client whose first byte is `F`, and echoes everyone else.
+fn flood_or_echo_server() -> std::net::SocketAddr {
+    serve(|mut s| {
+        let mut first = [0u8; 1];
+        if s.read_exact(&mut first).is_err() {
+            return;
+        }
+        if first[0] == b'F' {
+            let chunk = vec![b'f'; 64 * 1024];
+            while s.write_all(&chunk).is_ok() {}
+        } else {
+            let _ = s.write_all(&first);
+            let reader = s.try_clone().expect("clone");
+            let _ = std::io::copy(&mut &reader, &mut s);
+        }
+    })
+}
+
+#[test]
+fn one_stalled_client_does_not_delay_twenty_others() {
+    let mut proxy = Proxy::start(flood_or_echo_server(), &["--timeout", "5"]);
+    let mut frozen = proxy.connect();
+    frozen.write_all(b"F").expect("ask for the flood"); // then never read, like telnet after ^]
+    let clients: Vec<_> = (0..20)
+        .map(|i| {
+            let mut client = proxy.connect();
+            thread::spawn(move || {
+                for round in 0..10 {
+                    let rtt = ping(&mut client, format!("client {i} round {round}").as_bytes());
+                    assert!(
+                        rtt < Duration::from_secs(1),
+                        "client {i} round {round}: {rtt:?}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("client");
+    }
+    // The frozen pair is still there: its time has not come yet.
+    assert!(proxy
+        .wait_for_log_within("stall timeout", Duration::ZERO)
+        .is_none());
+}
+
+#[test]
+fn refused_destination_closes_the_client_quickly_and_the_next_is_served() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let destination = listener.local_addr().expect("addr");
+    drop(listener); // nothing listens there now
+    let mut proxy = Proxy::start(destination, &[]);
+    let started = Instant::now();
+    let mut client = proxy.connect();
+    drain(&mut client);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "client closed after {:?}",
+        started.elapsed()
+    );
+    let line = proxy.wait_for_log("closed: connect failed");
+    assert!(
+        line.contains("WARN"),
+        "a failed connect is a warning: {line}"
+    );
+
+    // The proxy keeps serving: bring the destination up and the next client gets through.
+    let listener = TcpListener::bind(destination).expect("rebind the destination port");
+    let server = thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        s.write_all(b"up").expect("greet");
+    });
+    let mut next = proxy.connect();
+    let mut greeting = Vec::new();
+    next.read_to_end(&mut greeting).expect("read");
+    assert_eq!(greeting, b"up");
+    server.join().expect("server");
+}
+
+fn reset(stream: &std::net::TcpStream) {
+    // SO_LINGER 0 turns close() into a RST.
+    SockRef::from(stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("linger");
+}
+
+#[test]
+fn client_reset_ends_the_pair_and_frees_its_descriptors() {
+    let mut proxy = Proxy::start(echo_server(), &[]);
+    let baseline = proxy.fd_count();
+    let mut client = proxy.connect();
+    ping(&mut client, b"hello");
+    assert!(
+        proxy.fd_count() >= baseline + 2,
+        "a live pair holds two sockets"
+    );
+    reset(&client);
+    drop(client);
+    proxy.wait_for_log("closed: client reset");
+    // The close line is written after the sockets are closed, so no waiting is needed here.
+    assert_eq!(proxy.fd_count(), baseline);
+}
+
+#[test]
+fn server_reset_ends_the_pair_and_frees_its_descriptors() {
+    let server = serve(|mut s| {
+        let mut buf = [0u8; 5];
+        if s.read_exact(&mut buf).is_ok() {
+            reset(&s); // and drop: the client's request is answered with a RST
+        }
+    });
+    let mut proxy = Proxy::start(server, &[]);
+    let baseline = proxy.fd_count();
+    let mut client = proxy.connect();
+    client.write_all(b"hello").expect("send");
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest); // EOF or reset: either way the proxy let go
+    proxy.wait_for_log("closed: server reset");
+    assert_eq!(proxy.fd_count(), baseline);
+}
+
+#[test]
+fn max_connections_two_holds_a_third_client_until_one_ends() {
+    let mut proxy = Proxy::start(echo_server(), &["--max-connections", "2"]);
+    let mut first = proxy.connect();
+    let mut second = proxy.connect();
+    ping(&mut first, b"one");
+    ping(&mut second, b"two");
+    let mut third = proxy.connect(); // the kernel's backlog takes it; the proxy does not
+    third.write_all(b"three").expect("send");
+    proxy.wait_for_log("waiting for one to end");
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut reply = [0u8; 5];
+    assert!(
+        third.read(&mut reply).is_err(),
+        "the third client was served beyond the limit"
+    );
+
+    drop(first);
+    third.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    third
+        .read_exact(&mut reply)
+        .expect("served once a slot is free");
+    assert_eq!(&reply, b"three");
+    ping(&mut second, b"still two");
+}
+
+#[test]
+fn client_outside_allow_is_closed_without_reaching_the_destination() {
+    let (server, accepted) = holding_server();
+    let mut proxy = Proxy::start(server, &["--allow", "10.0.0.0/8", "--allow", "::1"]);
+    let mut client = proxy.connect();
+    assert_eq!(drain(&mut client), 0);
+    proxy.wait_for_log("refused 127.0.0.1:");
+    assert!(
+        accepted.recv_timeout(Duration::from_millis(300)).is_err(),
+        "destination was contacted"
+    );
+}
+
+#[test]
+fn client_inside_allow_is_served() {
+    let mut proxy = Proxy::start(echo_server(), &["--allow", "127.0.0.0/8"]);
+    let mut client = proxy.connect();
+    ping(&mut client, b"inside");
+    assert!(proxy
+        .wait_for_log_within("refused", Duration::ZERO)
+        .is_none());
+}

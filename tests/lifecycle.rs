@@ -1,0 +1,57 @@
+//! Signals end the proxy cleanly and quickly (SPEC §5).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn stops_cleanly_with_live_pairs(signal: &str) {
+    let mut proxy = Proxy::start(echo_server(), &[]);
+    let mut clients: Vec<_> = (0..3).map(|_| proxy.connect()).collect();
+    for client in &mut clients {
+        ping(client, b"alive");
+    }
+    let sent = Instant::now();
+    proxy.signal(signal);
+    let status = proxy
+        .wait_exit(Duration::from_secs(2))
+        .expect("proxy still running 2 s after the signal");
+    let took = sent.elapsed();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(took < Duration::from_secs(1), "exit took {took:?}");
+    for client in &mut clients {
+        assert_eq!(drain(client), 0, "clients see the proxy close");
+    }
+    let log = proxy.log_so_far().join("\n");
+    assert_eq!(log.matches("closed: shutdown").count(), 3, "{log}");
+    assert!(
+        log.contains("summary: 3 pairs served, up 15 B, down 15 B"),
+        "{log}"
+    );
+}
+
+#[test]
+fn sigterm_with_live_pairs_exits_zero_within_a_second() {
+    stops_cleanly_with_live_pairs("TERM");
+}
+
+#[test]
+fn sigint_with_live_pairs_exits_zero_within_a_second() {
+    stops_cleanly_with_live_pairs("INT");
+}
+
+#[test]
+fn signal_at_the_connection_limit_still_exits() {
+    // The main thread is waiting for a free slot, not in accept: the signal must reach it there too.
+    let mut proxy = Proxy::start(echo_server(), &["--max-connections", "1"]);
+    let mut only = proxy.connect();
+    ping(&mut only, b"x");
+    let _queued = proxy.connect();
+    proxy.wait_for_log("waiting for one to end");
+    proxy.signal("TERM");
+    let status = proxy
+        .wait_exit(Duration::from_secs(1))
+        .expect("exit within 1 s");
+    assert!(status.success());
+}
