@@ -183,3 +183,59 @@ fn client_inside_allow_is_served() {
         .wait_for_log_within("refused", Duration::ZERO)
         .is_none());
 }
+
+/// The proxy's descriptors for connected TCP sockets, borrowed from it with pidfd_getfd(2).
+fn proxy_tcp_sockets(proxy: &Proxy) -> Vec<socket2::Socket> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: plain syscalls; each returned descriptor is checked and owned exactly once.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, proxy.pid(), 0) };
+    assert!(
+        pidfd >= 0,
+        "pidfd_open: {}",
+        std::io::Error::last_os_error()
+    );
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    let mut sockets = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{}/fd", proxy.pid())).expect("fd dir") {
+        let target_fd: i32 = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .parse()
+            .expect("fd number");
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_getfd,
+                std::os::fd::AsRawFd::as_raw_fd(&pidfd),
+                target_fd,
+                0,
+            )
+        };
+        assert!(fd >= 0, "pidfd_getfd: {}", std::io::Error::last_os_error());
+        let socket = socket2::Socket::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        if socket.peer_addr().is_ok() && socket.r#type().ok() == Some(socket2::Type::STREAM) {
+            sockets.push(socket);
+        }
+    }
+    sockets
+}
+
+#[test]
+fn both_sockets_of_a_pair_have_tcp_nodelay() {
+    let proxy = Proxy::start(echo_server(), &[]);
+    let mut client = proxy.connect();
+    ping(&mut client, b"interactive");
+    let sockets = proxy_tcp_sockets(&proxy);
+    assert_eq!(
+        sockets.len(),
+        2,
+        "one pair: a client socket and a destination socket"
+    );
+    for socket in sockets {
+        assert!(
+            socket.tcp_nodelay().expect("getsockopt"),
+            "TCP_NODELAY is off on {:?}",
+            socket.peer_addr()
+        );
+    }
+}

@@ -140,17 +140,22 @@ impl Proxy {
 
     /// Wait for the proxy to exit, at most `limit`; `None` if it is still running.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            // Polling a child's exit: std offers no wait with a timeout.
-            thread::sleep(Duration::from_millis(10));
+        wait_with_deadline(&mut self.child, limit)
+    }
+}
+
+/// Wait for `child` to exit, at most `limit`; `None` if it is still running.
+pub fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
         }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        // Polling a child's exit: std offers no wait with a timeout.
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -171,17 +176,28 @@ fn listening_port(line: &str) -> u16 {
     addr.port()
 }
 
-/// Run `tcpproxy ARGS...` to completion (for command-line errors): status and stderr.
+/// Run `tcpproxy ARGS...` to completion (for command-line errors): status and stderr. A proxy that
+/// wrongly starts serving is killed after PATIENCE and reported as status `None`.
 pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run tcpproxy");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let status = wait_with_deadline(&mut child, PATIENCE).and_then(|status| status.code());
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    (status, reader.join().expect("stderr reader"))
 }
 
 /// A loopback server that hands each connection to `handle` on its own thread.
