@@ -1,25 +1,39 @@
-# tcpproxy: `make` builds ./tcpproxy (as in the lab), `make test` runs every test.
+# tcpproxy: `make` builds ./tcpproxy (as in the lab), `make demo` runs the lab's BIG/ok test,
+# `make test` runs every test.
 #
-# Everything the build and the tests need comes from cargo (crates.io); the Rust toolchain with
-# rustfmt and clippy is the only prerequisite.
+# The build needs only a Rust toolchain (cargo, with rustfmt and clippy); crates come from crates.io.
+# The script tests also use telnet, which `make test` installs from Debian's packages if missing.
 
 CARGO  ?= cargo
 PREFIX ?= /usr/local
 BIN    := target/release/tcpproxy
 
-.PHONY: all build test unit lint clean install
+.PHONY: all build demo test test-deps lint clean install
 
 all: build
 
-# Cargo decides what is stale, so this always asks it; the copy keeps ./tcpproxy current.
+# Cargo decides what is stale, so this always asks it. It builds tcpproxy and the demo's helpers
+# (target/release/demo-server, demo-client); the copy keeps ./tcpproxy current.
 build:
 	$(CARGO) build --release --locked
 	cp $(BIN) ./tcpproxy
 
+# The lab's acceptance test with its 10-second timeout, narrated (see README, "The lab test").
+demo: build
+	scripts/big-ok-test.sh
+
 # Lint first: it is the fastest way to fail. Then unit and integration tests against the release
-# build (the binary users run; it also keeps the data-heavy tests quick).
-test: lint build
+# build (the binary users run; it also keeps the data-heavy tests quick), then the scripts.
+test: lint build test-deps
 	$(CARGO) test --release --locked
+	scripts/test-scripts.sh
+
+# The lab test runs real telnet when it is installed; install it so that path is always tested.
+test-deps:
+	@command -v telnet >/dev/null || { \
+	    echo "installing telnet (Debian package) for the lab test"; \
+	    { apt-get update -qq && apt-get install -y -qq telnet; } >/dev/null || \
+	    { echo "cannot install telnet: run 'apt-get install telnet' as root"; exit 1; }; }
 
 lint:
 	$(CARGO) fmt --all -- --check

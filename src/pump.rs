@@ -79,6 +79,10 @@ fn read_some(
         match (&*source).read(buf) {
             // A shutdown by the other thread also reads as EOF: the flag tells the two apart.
             Ok(0) if pair.is_ended() => return Err(Flow::Aborted),
+            Ok(0) => {
+                trace!("read EOF from {}", dir.source());
+                return Ok(0);
+            }
             Ok(n) => {
                 pair.clock().progress();
                 trace!("read {n} bytes from {}", dir.source());
@@ -86,6 +90,10 @@ fn read_some(
             }
             Err(e) if is_timeout(&e) => {
                 check_hang(pair)?;
+                trace!(
+                    "nothing from {} yet; the pair is not idle, so back to sleep",
+                    dir.source()
+                );
                 // Not hung: the pair moved bytes the other way since we armed the timeout. Sleep
                 // again, but only until the idle deadline as it stands now.
                 if let Err(e) = source.set_read_timeout(pair.clock().read_timeout()) {
@@ -114,7 +122,14 @@ fn write_all(pair: &Pair, dir: Direction, sink: &TcpStream, mut data: &[u8]) -> 
                 trace!("wrote {n} bytes to {}", dir.sink());
                 data = &data[n..];
             }
-            Err(e) if is_timeout(&e) => check_hang(pair)?,
+            Err(e) if is_timeout(&e) => {
+                check_hang(pair)?;
+                trace!(
+                    "{} takes nothing; still holding {} bytes for it",
+                    dir.sink(),
+                    data.len()
+                );
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(failure(pair, dir, End::Sink, &e)),
         }
