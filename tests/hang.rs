@@ -170,8 +170,10 @@ fn upload_survives_while_the_download_direction_is_quiet() {
 
 #[test]
 fn idle_timeout_zero_keeps_a_quiet_pair_but_still_cuts_a_stall() {
-    let mut proxy = Proxy::start(echo_server(), &["--timeout", "1", "--idle-timeout", "0"]);
+    let (server, accepted) = holding_server();
+    let mut proxy = Proxy::start(server, &["--timeout", "1", "--idle-timeout", "0"]);
     let mut quiet = proxy.connect();
+    let quiet_upstream = accepted.recv_timeout(PATIENCE).expect("server accepted");
     quiet
         .set_read_timeout(Some(Duration::from_millis(2500)))
         .expect("timeout");
@@ -183,14 +185,20 @@ fn idle_timeout_zero_keeps_a_quiet_pair_but_still_cuts_a_stall() {
         matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
         "{err}"
     );
+    (&quiet_upstream)
+        .write_all(b"!")
+        .expect("server speaks after 2.5 s");
     quiet.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    ping(&mut quiet, b"still there?");
+    quiet
+        .read_exact(&mut byte)
+        .expect("the quiet pair still relays");
 
-    // An echo server whose client never reads: the echo stalls toward the client.
-    let stalled = proxy.connect();
-    let (last_ok, cut) = flood_until_cut(stalled);
+    // A client that never reads, under a server that floods it: the stall rule still applies.
+    let _frozen = proxy.connect();
+    let upstream = accepted.recv_timeout(PATIENCE).expect("server accepted");
+    let (last_ok, cut) = flood_until_cut(upstream);
     assert_between("stall with idle off", cut - last_ok, T - 0.1, T + 1.5);
-    proxy.wait_for_log("closed: stall timeout toward");
+    proxy.wait_for_log("closed: stall timeout toward client");
 }
 
 #[test]
