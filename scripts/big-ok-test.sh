@@ -87,7 +87,9 @@ backed_up() {
     second=$(proxy_send_queue "$PROXY_PORT")
     [ "$first" -gt 0 ] && [ "$first" = "$second" ]
 }
-wait_for backed_up 10 || fail "freezing the client did not back data up in the proxy"
+wait_for backed_up 10 || fail "freezing the client did not back data up in the proxy" \
+    "(send queue toward it: $(proxy_send_queue "$PROXY_PORT") bytes; client 1 state:" \
+    "$(awk '{ print $3 }' "/proc/$FROZEN_PID/stat" 2>/dev/null || echo gone))"
 BACKED_UP_AT=$(now)
 say "the kernel queue of the proxy's socket toward client 1 holds $(proxy_send_queue "$PROXY_PORT") bytes that client 1 does not take"
 if [ -z "$PROXY_CMD" ]; then

@@ -38,13 +38,13 @@ need_binaries() {
     done
 }
 
-# wait_for CONDITION-COMMAND SECONDS: polls every 50 ms, at most SECONDS. Returns its status.
+# wait_for CONDITION-COMMAND SECONDS: evaluates the condition every 50 ms until it holds (status 0)
+# or SECONDS (a whole number) have passed (status 1).
 wait_for() {
-    local tries=$(( $2 * 20 ))
-    while [ "$tries" -gt 0 ]; do
+    local deadline=$(( $(date +%s%N) + $2 * 1000000000 ))
+    while [ "$(date +%s%N)" -lt "$deadline" ]; do
         eval "$1" && return 0
         sleep 0.05
-        tries=$((tries - 1))
     done
     return 1
 }
@@ -70,12 +70,14 @@ start_proxy() {
     PROXY_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$PROXY_LOG")
 }
 
-# free_port: a loopback port nobody listens on (for programs that cannot take port 0).
+# free_port: a loopback port nobody listens on (for programs that cannot take port 0). It is drawn
+# from below the kernel's ephemeral range, so no outgoing connection can be using it as its own.
 free_port() {
-    local port tries=100
+    local low port tries=100
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
     while [ "$tries" -gt 0 ]; do
-        port=$(( (RANDOM % 20000) + 30000 ))
-        if ! listening_on "$port"; then
+        port=$(( 10000 + RANDOM % (low - 10000) ))
+        if ! listening_on "$port" && [ "$(established_on "$port")" -eq 0 ]; then
             echo "$port"
             return 0
         fi

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{info, warn};
+use log::{debug, info, warn};
 
 use crate::allow::AllowList;
 use crate::live::LivePairs;
@@ -46,10 +46,11 @@ pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop) {
     let mut live = LivePairs::new();
     let mut accept_errors = RateLimit::new(LOG_INTERVAL);
     let mut denials = RateLimit::new(LOG_INTERVAL);
+    let mut at_limit = RateLimit::new(LOG_INTERVAL);
     let mut next_id: u64 = 1;
     while !stop.is_requested() {
         live.reap();
-        if !wait_for_room(&mut live, settings.max_connections, stop) {
+        if !wait_for_room(&mut live, settings.max_connections, stop, &mut at_limit) {
             break;
         }
         let (client, client_addr) = match listener.accept() {
@@ -92,15 +93,21 @@ pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop) {
 }
 
 /// At the connection limit, wait for a pair to end; the kernel's backlog queues new clients
-/// meanwhile. Logs once per wait. `false` if a stop was requested instead.
-fn wait_for_room(live: &mut LivePairs, max: usize, stop: &Stop) -> bool {
+/// meanwhile. Says so when it starts waiting (at most once a second, since a busy proxy can touch
+/// the limit with every accept). `false` if a stop was requested instead.
+fn wait_for_room(live: &mut LivePairs, max: usize, stop: &Stop, log_limit: &mut RateLimit) -> bool {
     if live.len() < max {
         return true;
     }
-    warn!("{max} pairs live (--max-connections): waiting for one to end before accepting more");
+    if let Some(held_back) = log_limit.check() {
+        warn!(
+            "{max} pairs live (--max-connections): waiting for one to end before accepting more \
+             ({held_back} more waits since last report)"
+        );
+    }
     let room = live.wait_for_room(max, stop.wake_up());
     if room {
-        info!("a pair ended: accepting again");
+        debug!("a pair ended: accepting again");
     }
     room
 }

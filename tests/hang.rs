@@ -81,25 +81,14 @@ fn slow_steady_reader_survives() {
     // proxy's writes toward it block most of the time but always move some bytes. (On loopback the
     // client's TCP opens its window in steps of one 64 KiB segment; a reader much slower than one
     // segment per timeout is, as far as any proxy can see, not reading.)
-    let server = serve(|mut s| {
-        let chunk = vec![b'z'; 64 * 1024];
-        while s.write_all(&chunk).is_ok() {}
-    });
-    let mut proxy = Proxy::start(server, &timeout_args());
+    let mut proxy = Proxy::start(flood_server(), &timeout_args());
     let mut client = proxy.connect();
-    let started = Instant::now();
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut total = 0;
-    while started.elapsed() < Duration::from_secs(4) {
-        let n = client.read(&mut buf).expect("slow read");
-        assert!(
-            n > 0,
-            "cut after {:.2} s having read {total} bytes",
-            started.elapsed().as_secs_f64()
-        );
-        total += n;
-        thread::sleep(Duration::from_millis(50)); // the slowness under test
-    }
+    read_slowly(
+        &mut client,
+        32 * 1024,
+        Duration::from_millis(50),
+        Duration::from_secs(4),
+    );
     assert!(proxy
         .wait_for_log_within("closed:", Duration::ZERO)
         .is_none());
@@ -110,37 +99,21 @@ fn reader_slower_than_one_buffer_per_timeout_survives() {
     // A small receive window makes the client's TCP take bytes in small steps, and at 40 KiB/s one
     // 64 KiB write of the proxy's takes 1.6 s > T. Only counting partial writes as progress keeps
     // this pair alive.
-    let server = serve(|mut s| {
-        let chunk = vec![b'z'; 64 * 1024];
-        while s.write_all(&chunk).is_ok() {}
-    });
-    let mut proxy = Proxy::start(server, &timeout_args());
+    let mut proxy = Proxy::start(flood_server(), &timeout_args());
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     socket.set_recv_buffer_size(8 * 1024).expect("SO_RCVBUF");
     socket.connect(&proxy.addr().into()).expect("connect");
     let mut client: std::net::TcpStream = socket.into();
     client.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    let started = Instant::now();
-    let mut buf = vec![0u8; 4 * 1024];
-    let mut total = 0;
-    while started.elapsed() < Duration::from_secs(4) {
-        let n = client.read(&mut buf).expect("slow read");
-        assert!(
-            n > 0,
-            "cut after {:.2} s having read {total} bytes",
-            started.elapsed().as_secs_f64()
-        );
-        total += n;
-        thread::sleep(Duration::from_millis(100)); // the slowness under test
-    }
-    assert!(
-        proxy
-            .wait_for_log_within("closed:", Duration::ZERO)
-            .is_none(),
-        "{:?}",
-        proxy.log_so_far()
+    read_slowly(
+        &mut client,
+        4 * 1024,
+        Duration::from_millis(100),
+        Duration::from_secs(4),
     );
+    let log = proxy.log_so_far();
+    assert!(!log.iter().any(|l| l.contains("closed:")), "{log:?}");
 }
 
 #[test]

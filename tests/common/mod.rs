@@ -36,14 +36,8 @@ impl Proxy {
     }
 
     /// `tcpproxy ARGS...` exactly as given; the last argument must be listen port 0.
-    pub fn start_raw(args: &[String]) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tcpproxy");
+    pub fn start_raw<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Proxy {
+        let mut child = spawn_tcpproxy(args);
         let stderr = child.stderr.take().expect("stderr is piped");
         let (sender, log) = mpsc::channel();
         thread::spawn(move || {
@@ -176,16 +170,21 @@ fn listening_port(line: &str) -> u16 {
     addr.port()
 }
 
-/// Run `tcpproxy ARGS...` to completion (for command-line errors): status and stderr. A proxy that
-/// wrongly starts serving is killed after PATIENCE and reported as status `None`.
-pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
+/// Start `tcpproxy ARGS...` with its stderr piped to us.
+fn spawn_tcpproxy<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run tcpproxy");
+        .expect("start tcpproxy")
+}
+
+/// Run `tcpproxy ARGS...` to completion (for command-line errors): status and stderr. A proxy that
+/// wrongly starts serving is killed after PATIENCE and reported as status `None`.
+pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = spawn_tcpproxy(args);
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let reader = thread::spawn(move || {
         let mut text = String::new();
@@ -324,4 +323,26 @@ pub fn flood_until_cut(mut stream: TcpStream) -> (Instant, Instant) {
         }
     }
     (last_ok, Instant::now())
+}
+
+/// A server that sends as fast as its client takes, until the client goes away.
+pub fn flood_server() -> SocketAddr {
+    serve(|mut s| {
+        let chunk = vec![b'z'; 64 * 1024];
+        while s.write_all(&chunk).is_ok() {}
+    })
+}
+
+/// Read `chunk` bytes, pause, repeat, for `duration`; panics if the connection ends meanwhile.
+pub fn read_slowly(client: &mut TcpStream, chunk: usize, pause: Duration, duration: Duration) {
+    let started = Instant::now();
+    let mut buf = vec![0u8; chunk];
+    let mut total = 0;
+    while started.elapsed() < duration {
+        let n = client.read(&mut buf).expect("slow read");
+        let secs = started.elapsed().as_secs_f64();
+        assert!(n > 0, "cut after {secs:.2} s having read {total} bytes");
+        total += n;
+        thread::sleep(pause); // the slowness under test
+    }
 }
