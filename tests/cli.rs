@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 
 use common::*;
@@ -233,4 +234,76 @@ fn wait_for_file_line(path: &std::path::Path, needle: &str) -> String {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!("{} never got a line with {needle:?}", path.display());
+}
+
+/// The port a process listens on, found through its socket inodes in /proc (for runs whose log
+/// does not say, such as `-q`).
+fn listening_port_of(pid: u32) -> Option<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for fields in text
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        {
+            let listening = fields.get(3) == Some(&"0A");
+            if listening
+                && fields
+                    .get(9)
+                    .is_some_and(|inode| inodes.iter().any(|i| i == inode))
+            {
+                let port = fields[1].rsplit(':').next()?;
+                return u16::from_str_radix(port, 16).ok();
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn quiet_logs_warnings_only() {
+    let dead_port = dead_address().port().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
+        .args(["-q", "--bind", "127.0.0.1", "127.0.0.1", &dead_port, "0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let port = loop {
+        if let Some(port) = listening_port_of(child.id()) {
+            break port;
+        }
+        assert!(std::time::Instant::now() < deadline, "no listening socket");
+        std::thread::sleep(std::time::Duration::from_millis(20)); // polling /proc: no event to wait on
+    };
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    assert_eq!(
+        drain(&mut client),
+        0,
+        "refused destination: the client is closed"
+    );
+    let stderr = child.stderr.take().expect("stderr");
+    let first = BufReader::new(stderr)
+        .lines()
+        .next()
+        .expect("a line")
+        .expect("utf-8");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        first.contains("[WARN]") && first.contains("connect failed"),
+        "{first}"
+    );
 }
