@@ -77,19 +77,23 @@ say "    ..."
 
 step "Freezing client 1 (SIGSTOP, as after ^] in telnet): it stops reading"
 kill -STOP "$FROZEN_PID"
+FROZEN_AT=$(now)
 FROZEN_SIZE_AT_STOP=$(file_size "$BIG_OUT")
 # Backed up = the proxy holds bytes for the client that do not move. Two equal non-zero readings
 # 200 ms apart mean the client's receive window is shut and the proxy's write cannot progress.
+READINGS=
 backed_up() {
     local first second
     first=$(proxy_send_queue "$PROXY_PORT")
     sleep 0.2
     second=$(proxy_send_queue "$PROXY_PORT")
+    READINGS="$READINGS $(elapsed "$FROZEN_AT"):$first/$second"
     [ "$first" -gt 0 ] && [ "$first" = "$second" ]
 }
 wait_for backed_up 10 || fail "freezing the client did not back data up in the proxy" \
     "(send queue toward it: $(proxy_send_queue "$PROXY_PORT") bytes; client 1 state:" \
-    "$(awk '{ print $3 }' "/proc/$FROZEN_PID/stat" 2>/dev/null || echo gone))"
+    "$(awk '{ print $3 }' "/proc/$FROZEN_PID/stat" 2>/dev/null || echo gone);" \
+    "readings, seconds after the freeze:send queue twice 0.2 s apart:$READINGS)"
 BACKED_UP_AT=$(now)
 say "the kernel queue of the proxy's socket toward client 1 holds $(proxy_send_queue "$PROXY_PORT") bytes that client 1 does not take"
 if [ -z "$PROXY_CMD" ]; then

@@ -86,25 +86,27 @@ free_port() {
     fail "no free port found"
 }
 
-# The kernel's TCP tables, IPv4 and IPv6, one socket per line: "local_port remote_port state tx rx"
-# (ports in decimal, state as the kernel's hex code: 01 established, 0A listening; queues in bytes).
-tcp_sockets() {
-    local sl local_addr remote_addr state queues rest
-    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+# The kernel's TCP tables, IPv4 and IPv6, for the sockets whose local or remote port is $1, one per
+# line: "local_port remote_port state tx_queue rx_queue" (ports and queues in decimal; state as the
+# kernel's hex code: 01 established, 0A listening). grep picks the lines first: after a test run the
+# tables can hold thousands of TIME_WAIT sockets, too many to decode one by one in bash.
+sockets_on() {
+    local hex sl local_addr remote_addr state queues rest
+    hex=$(printf '%04X' "$1")
+    grep -h ":$hex " /proc/net/tcp /proc/net/tcp6 2>/dev/null |
         while read -r sl local_addr remote_addr state queues rest; do
-            [ "$sl" = "sl" ] && continue
             echo "$((16#${local_addr##*:})) $((16#${remote_addr##*:})) $state" \
                 "$((16#${queues%%:*})) $((16#${queues##*:}))"
         done
 }
 
-listening_on() { tcp_sockets | awk -v p="$1" '$1 == p && $3 == "0A" { found = 1 } END { exit !found }'; }
+listening_on() { sockets_on "$1" | awk -v p="$1" '$1 == p && $3 == "0A" { found = 1 } END { exit !found }'; }
 
 # Bytes the proxy holds in its send queues toward clients of port $1 (established sockets only).
-proxy_send_queue() { tcp_sockets | awk -v p="$1" '$1 == p && $3 == "01" { s += $4 } END { print s + 0 }'; }
+proxy_send_queue() { sockets_on "$1" | awk -v p="$1" '$1 == p && $3 == "01" { s += $4 } END { print s + 0 }'; }
 
 # Established connections on the proxy's side of port $1.
-established_on() { tcp_sockets | awk -v p="$1" '$1 == p && $3 == "01" { n++ } END { print n + 0 }'; }
+established_on() { sockets_on "$1" | awk -v p="$1" '$1 == p && $3 == "01" { n++ } END { print n + 0 }'; }
 
 # Where each thread of process $1 is sleeping in the kernel: "name<TAB>wchan" lines.
 thread_waits() {

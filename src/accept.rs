@@ -41,16 +41,32 @@ pub struct Settings {
     pub context: Arc<Context>,
 }
 
+/// One rate limit per kind of event that a flood of clients could repeat thousands of times a second.
+struct LogLimits {
+    accept_errors: RateLimit,
+    denials: RateLimit,
+    at_limit: RateLimit,
+    spawn_failures: RateLimit,
+}
+
 /// Accept clients until a stop is requested, then end the live pairs.
 pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop) {
     let mut live = LivePairs::new();
-    let mut accept_errors = RateLimit::new(LOG_INTERVAL);
-    let mut denials = RateLimit::new(LOG_INTERVAL);
-    let mut at_limit = RateLimit::new(LOG_INTERVAL);
+    let mut logs = LogLimits {
+        accept_errors: RateLimit::new(LOG_INTERVAL),
+        denials: RateLimit::new(LOG_INTERVAL),
+        at_limit: RateLimit::new(LOG_INTERVAL),
+        spawn_failures: RateLimit::new(LOG_INTERVAL),
+    };
     let mut next_id: u64 = 1;
     while !stop.is_requested() {
         live.reap();
-        if !wait_for_room(&mut live, settings.max_connections, stop, &mut at_limit) {
+        if !wait_for_room(
+            &mut live,
+            settings.max_connections,
+            stop,
+            &mut logs.at_limit,
+        ) {
             break;
         }
         let (client, client_addr) = match listener.accept() {
@@ -61,7 +77,7 @@ pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop) {
                 SocketAddr::new(addr.ip().to_canonical(), addr.port()),
             ),
             Err(e) => {
-                after_accept_error(&e, &mut accept_errors);
+                after_accept_error(&e, &mut logs.accept_errors);
                 continue;
             }
         };
@@ -69,7 +85,7 @@ pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop) {
             break; // most likely our own knock; a real client is closed with the rest
         }
         if !settings.allow.permits(client_addr.ip()) {
-            if let Some(held_back) = denials.check() {
+            if let Some(held_back) = logs.denials.check() {
                 warn!("refused {client_addr}: not in --allow ({held_back} more refused since last report)");
             }
             continue; // dropping `client` closes it
@@ -83,10 +99,10 @@ pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop) {
         next_id += 1;
         let ticket = live.admit(&pair);
         if let Err(e) = pair::spawn(pair, Arc::clone(&settings.context), ticket) {
-            warn!(
-                "pair {} from {client_addr} dropped: cannot start its thread: {e}",
-                next_id - 1
-            );
+            // The pair and its client went down with the thread's closure: only this client loses.
+            if let Some(held_back) = logs.spawn_failures.check() {
+                warn!("client {client_addr} dropped: no thread for it: {e} ({held_back} more since last report)");
+            }
         }
     }
     stop_all(&mut live);

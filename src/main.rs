@@ -11,6 +11,7 @@
 //! | `live`        | the main thread's table of live pairs; `--max-connections`; shutdown |
 //! | `pair`        | one pair's lifecycle: connect, two threads, one log line             |
 //! | `pump`        | one direction's copy loop                                            |
+//! | `buffer`      | the pump's buffer: pages from the kernel, returned when it ends      |
 //! | `hang`        | the hang rule: stall and idle                                        |
 //! | `destination` | resolving and connecting to the destination                          |
 //! | `signals`     | SIGINT/SIGTERM                                                       |
@@ -21,6 +22,7 @@
 
 mod accept;
 mod allow;
+mod buffer;
 mod cli;
 mod destination;
 mod direction;

@@ -192,7 +192,7 @@ fn relay(pair: &Arc<Pair>, server_addr: SocketAddr) {
         .spawn(move || pump_and_report(&other, Direction::ServerToClient));
     let downstream = match downstream {
         Ok(handle) => handle,
-        Err(e) => return pair.end(CloseReason::NoThread(e.to_string())),
+        Err(e) => return pair.end(CloseReason::OutOfResources(format!("no thread: {e}"))),
     };
     pump_and_report(pair, Direction::ClientToServer);
     if downstream.join().is_err() {

@@ -15,15 +15,17 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::num::NonZeroUsize;
 
 use log::trace;
 
+use crate::buffer::PageBuffer;
 use crate::direction::Direction;
 use crate::pair::Pair;
 use crate::report::CloseReason;
 
 /// Bytes read at a time. 64 KiB is the largest segment loopback TCP carries (its MTU), so one read
-/// can take a whole segment and one write can fill one; larger buffers measured no faster.
+/// can take a whole segment and one write can fill one. Issue 5's benchmark is where to revisit it.
 pub const BUFFER_SIZE: usize = 64 * 1024;
 
 /// How a pump finished.
@@ -42,7 +44,10 @@ pub fn pump(pair: &Pair, dir: Direction) -> Flow {
     let (Some(source), Some(sink)) = (pair.socket(dir.source()), pair.socket(dir.sink())) else {
         return Flow::Aborted; // not connected: nothing to relay
     };
-    let mut buffer = vec![0u8; BUFFER_SIZE];
+    let mut buffer = match NonZeroUsize::new(BUFFER_SIZE).and_then(PageBuffer::new) {
+        Some(buffer) => buffer,
+        None => return Flow::Stopped(CloseReason::OutOfResources("no memory for a buffer".into())),
+    };
     loop {
         let n = match read_some(pair, dir, source, &mut buffer) {
             Ok(0) => break,

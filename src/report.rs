@@ -26,8 +26,8 @@ pub enum CloseReason {
     Hang(Hang),
     /// No destination address accepted the connection.
     ConnectFailed(String),
-    /// The operating system would not give the pair its threads.
-    NoThread(String),
+    /// The operating system would not give the pair a thread or memory; only this pair suffers.
+    OutOfResources(String),
     /// The proxy was told to stop (SIGINT/SIGTERM).
     Shutdown,
 }
@@ -47,7 +47,7 @@ impl CloseReason {
     pub fn is_warning(&self) -> bool {
         matches!(
             self,
-            CloseReason::ConnectFailed(_) | CloseReason::NoThread(_) | CloseReason::Error(..)
+            CloseReason::ConnectFailed(_) | CloseReason::OutOfResources(_) | CloseReason::Error(..)
         )
     }
 }
@@ -61,7 +61,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Hang(Hang::StallToward(side)) => write!(f, "stall timeout toward {side}"),
             CloseReason::Hang(Hang::Idle) => write!(f, "idle timeout"),
             CloseReason::ConnectFailed(why) => write!(f, "connect failed ({why})"),
-            CloseReason::NoThread(why) => write!(f, "no thread for the pair ({why})"),
+            CloseReason::OutOfResources(why) => write!(f, "out of resources ({why})"),
             CloseReason::Shutdown => write!(f, "shutdown"),
         }
     }

@@ -204,7 +204,7 @@ pub fn serve<F>(handle: F) -> SocketAddr
 where
     F: Fn(TcpStream) + Send + Sync + Clone + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
+    let listener = listen_with_big_backlog();
     let addr = listener.local_addr().expect("local addr");
     thread::spawn(move || {
         for stream in listener.incoming().map_while(Result::ok) {
@@ -213,6 +213,18 @@ where
         }
     });
     addr
+}
+
+/// A loopback listener whose accept queue holds a thousand clients at once. std's `bind` asks for
+/// 128; a burst larger than that makes the kernel drop SYNs and the client retry a second later,
+/// which would show up as a slow proxy.
+fn listen_with_big_backlog() -> TcpListener {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    socket.bind(&any_port.into()).expect("bind test server");
+    socket.listen(4096).expect("listen");
+    socket.into()
 }
 
 /// Echo everything back; on EOF, half-close in return.
@@ -344,5 +356,75 @@ pub fn read_slowly(client: &mut TcpStream, chunk: usize, pause: Duration, durati
         assert!(n > 0, "cut after {secs:.2} s having read {total} bytes");
         total += n;
         thread::sleep(pause); // the slowness under test
+    }
+}
+
+/// What /proc says about a process: descriptors, threads, resident memory, CPU time.
+pub struct ProcStats {
+    pub fds: usize,
+    pub threads: usize,
+    pub rss_kib: u64,
+    pub cpu: Duration,
+}
+
+pub fn proc_stats(pid: u32) -> ProcStats {
+    let count =
+        |dir: &str| std::fs::read_dir(format!("/proc/{pid}/{dir}")).map_or(0, |d| d.count());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    // Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): user and system time in
+    // clock ticks, which are 1/100 s on Linux.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<u64> = after_name
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    ProcStats {
+        fds: count("fd"),
+        threads: count("task"),
+        rss_kib,
+        cpu: Duration::from_millis(ticks * 10),
+    }
+}
+
+/// Set another process's open-file limit (soft and hard), as `prlimit --nofile` does.
+pub fn set_open_file_limit(pid: u32, limit: u64) {
+    let new = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: prlimit with valid pointers; a null old-limit pointer is allowed.
+    let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit: {}", io::Error::last_os_error());
+}
+
+/// A client connection from a chosen loopback address (127.0.0.2, say), to test `--allow`.
+pub fn connect_from(source: &str, to: SocketAddr) -> io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let from: SocketAddr = format!("{source}:0").parse().expect("source address");
+    socket.bind(&from.into())?;
+    socket.connect(&to.into())?;
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(PATIENCE))?;
+    Ok(stream)
+}
+
+/// Wait (bounded by PATIENCE) until `condition` holds for the process's stats; returns the last.
+pub fn wait_for_stats(pid: u32, condition: impl Fn(&ProcStats) -> bool) -> ProcStats {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let stats = proc_stats(pid);
+        if condition(&stats) || Instant::now() >= deadline {
+            return stats;
+        }
+        // Threads and descriptors go away a moment after the pair's last log line; /proc has no
+        // event to wait on.
+        thread::sleep(Duration::from_millis(20));
     }
 }

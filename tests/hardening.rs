@@ -1,0 +1,340 @@
+//! The proxy survives exhaustion, abuse and hostile peers, and lets in only who belongs (SPEC §4, §5).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn descriptor_exhaustion_is_survived_without_spinning() {
+    let mut proxy = Proxy::start(echo_server(), &[]);
+    let mut early: Vec<TcpStream> = (0..5).map(|_| proxy.connect()).collect();
+    for client in &mut early {
+        ping(client, b"before the shortage");
+    }
+    // An operator lowers the limit under the running proxy: ~64 descriptors for 200 clients.
+    set_open_file_limit(proxy.pid(), 64);
+    let flood: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(proxy.addr()).expect("connect"))
+        .collect();
+    proxy.wait_for_log("Too many open files");
+
+    let before = proc_stats(proxy.pid());
+    let window = Instant::now();
+    thread::sleep(Duration::from_secs(2)); // a measuring window, not a synchronisation
+    let cpu = proc_stats(proxy.pid()).cpu - before.cpu;
+    assert!(
+        cpu < Duration::from_millis(300),
+        "the proxy burned {cpu:?} of CPU in 2 s while starved"
+    );
+    let log = proxy.log_so_far();
+    let accept_errors = log.iter().filter(|l| l.contains("accept failed")).count();
+    let connect_failures = log.iter().filter(|l| l.contains("connect failed")).count();
+    eprintln!("starved: {cpu:?} CPU in 2 s, {accept_errors} accept-error lines, {connect_failures} failed connects");
+    assert!(accept_errors >= 1, "the shortage never reached accept");
+    let seconds = window.elapsed().as_secs() as usize + 2;
+    assert!(
+        accept_errors <= seconds + 1,
+        "{accept_errors} accept-error lines in about {seconds} s"
+    );
+
+    for client in &mut early {
+        ping(client, b"during the shortage");
+    }
+    drop(flood);
+    // Once the proxy has seen every flood client leave (pairs 6 to 205, each with its close line,
+    // written after its sockets are closed), a newcomer is served normally.
+    for id in 6..=205 {
+        proxy.wait_for_log(&format!("pair {id} 127.0.0.1:"));
+    }
+    let mut newcomer = proxy.connect();
+    ping(&mut newcomer, b"after the shortage");
+}
+
+/// Start tcpproxy with its open-file limit at `soft`/`hard`, as `ulimit -Sn`/`-Hn` would.
+fn command_with_open_file_limit(soft: u64, hard: u64, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcpproxy"));
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    command
+}
+
+#[test]
+fn soft_open_file_limit_is_raised_to_the_hard_limit() {
+    let mut child = command_with_open_file_limit(256, 1024, &["-v", "127.0.0.1", "80", "0"])
+        .spawn()
+        .expect("start");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut log = String::new();
+    while !log.contains("listening on") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stderr, &mut line).expect("read") == 0 {
+            break;
+        }
+        log.push_str(&line);
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).expect("limits");
+    let _ = child.kill();
+    let _ = child.wait();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("line");
+    assert_eq!(
+        open_files.split_whitespace().collect::<Vec<_>>()[3..5],
+        ["1024", "1024"],
+        "{open_files}"
+    );
+    assert!(
+        log.contains("raised the open-file limit from 256 to 1024"),
+        "{log}"
+    );
+    assert!(
+        log.contains("max 496 pairs"),
+        "default = (1024 - 32) / 2: {log}"
+    );
+}
+
+#[test]
+fn max_connections_beyond_the_open_file_limit_is_refused_at_start() {
+    let out = command_with_open_file_limit(
+        1024,
+        1024,
+        &["--max-connections", "600", "127.0.0.1", "80", "0"],
+    )
+    .output()
+    .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--max-connections 600 needs 1232 open files, but the limit is 1024"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn refusals_of_a_scan_are_logged_at_most_once_a_second() {
+    let mut proxy = Proxy::start(echo_server(), &["--allow", "127.0.0.1/32"]);
+    let started = Instant::now();
+    for _ in 0..30 {
+        let mut outsider = connect_from("127.0.0.2", proxy.addr()).expect("connect from 127.0.0.2");
+        assert_eq!(
+            drain(&mut outsider),
+            0,
+            "an outsider must be closed at once"
+        );
+    }
+    let mut insider = proxy.connect();
+    ping(&mut insider, b"member");
+    let refused = proxy
+        .log_so_far()
+        .iter()
+        .filter(|l| l.contains("refused 127.0.0.2"))
+        .count();
+    let allowed = started.elapsed().as_secs() as usize + 1;
+    assert!(
+        (1..=allowed).contains(&refused),
+        "{refused} refusal lines for 30 refusals"
+    );
+}
+
+#[test]
+fn a_thousand_silent_clients_are_reclaimed_while_a_good_client_is_served() {
+    let mut proxy = Proxy::start(echo_server(), &["--timeout", "1"]);
+    let baseline = proc_stats(proxy.pid());
+    let mut good = proxy.connect();
+    let silent: Vec<TcpStream> = (0..1000).map(|_| proxy.connect()).collect();
+    let pinger = thread::spawn(move || {
+        let mut slowest = Duration::ZERO;
+        for round in 0..40 {
+            slowest = slowest.max(ping(&mut good, format!("round {round}").as_bytes()));
+            thread::sleep(Duration::from_millis(50)); // pacing: a request every ~50 ms for ~2 s
+        }
+        slowest
+    });
+    for mut client in silent {
+        assert_eq!(drain(&mut client), 0, "a silent client got data");
+    }
+    let slowest = pinger.join().expect("pinger");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "the good client waited {slowest:?}"
+    );
+
+    let log = proxy.log_so_far();
+    let idle_cuts: Vec<f64> = log
+        .iter()
+        .filter(|l| l.contains("closed: idle timeout"))
+        .filter_map(|l| l.rsplit(", ").next()?.trim_end_matches(" s").parse().ok())
+        .collect();
+    assert_eq!(
+        idle_cuts.len(),
+        1000,
+        "every silent client is cut by the idle rule"
+    );
+    let longest = idle_cuts.iter().cloned().fold(0.0, f64::max);
+    let mut sorted = idle_cuts.clone();
+    sorted.sort_by(f64::total_cmp);
+    eprintln!(
+        "idle cuts: min {:.2} median {:.2} p99 {:.2} max {longest:.2}",
+        sorted[0], sorted[500], sorted[990]
+    );
+    assert!(
+        longest <= 2.0,
+        "a silent pair lived {longest} s; the rule allows T + 1 = 2 s"
+    );
+    let end = wait_for_stats(proxy.pid(), |s| {
+        s.fds <= baseline.fds + 2 && s.threads <= baseline.threads + 2
+    });
+    assert!(
+        end.fds <= baseline.fds + 2,
+        "{} descriptors, baseline {}",
+        end.fds,
+        baseline.fds
+    );
+    assert!(
+        end.threads <= baseline.threads + 2,
+        "{} threads, baseline {}",
+        end.threads,
+        baseline.threads
+    );
+}
+
+#[test]
+fn a_client_pushing_into_a_destination_that_never_reads_costs_no_memory() {
+    let (server, accepted) = holding_server();
+    let proxy = Proxy::start(server, &["--timeout", "0"]); // no hang rule: the pair stays stuck
+    let mut client = proxy.connect();
+    let _deaf = accepted.recv_timeout(PATIENCE).expect("server accepted");
+    let before = proc_stats(proxy.pid()).rss_kib;
+    client
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .expect("timeout");
+    let chunk = vec![b'p'; 1024 * 1024];
+    let mut pushed = 0u64;
+    // Try to push 1 GiB; the proxy's backpressure stops us once the kernel buffers are full.
+    while pushed < 1 << 30 {
+        match client.write(&chunk) {
+            Ok(n) => pushed += n as u64,
+            Err(_) => break,
+        }
+    }
+    let grown = proc_stats(proxy.pid()).rss_kib.saturating_sub(before);
+    assert!(pushed < 1 << 30, "the whole GiB went somewhere");
+    assert!(
+        grown < 16 * 1024,
+        "RSS grew {grown} KiB after {pushed} bytes pushed"
+    );
+}
+
+#[test]
+fn ipv4_and_ipv6_clients_share_the_default_listener() {
+    let proxy = Proxy::start(echo_server(), &[]);
+    let mut v4 = TcpStream::connect(("127.0.0.1", proxy.port)).expect("IPv4 client");
+    let mut v6 = TcpStream::connect(("::1", proxy.port)).expect("IPv6 client");
+    ping(&mut v4, b"over IPv4");
+    ping(&mut v6, b"over IPv6");
+}
+
+#[test]
+fn plain_ipv6_literal_destination_works() {
+    let listener = TcpListener::bind("[::1]:0").expect("bind ::1");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.write_all(b"v6 server");
+        }
+    });
+    let proxy = Proxy::start_raw(&["::1".to_string(), port.to_string(), "0".into()]);
+    let mut reply = Vec::new();
+    proxy.connect().read_to_end(&mut reply).expect("read");
+    assert_eq!(reply, b"v6 server");
+}
+
+#[test]
+fn destination_that_closes_at_once_closes_the_client() {
+    let server = serve(drop);
+    let mut proxy = Proxy::start(server, &[]);
+    let started = Instant::now();
+    let mut client = proxy.connect();
+    assert_eq!(drain(&mut client), 0);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    client.shutdown(Shutdown::Write).expect("our EOF");
+    proxy.wait_for_log("closed: client EOF+server EOF");
+}
+
+#[test]
+fn destination_that_resets_at_once_closes_the_client() {
+    let server = serve(|s| {
+        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+    });
+    let mut proxy = Proxy::start(server, &[]);
+    let started = Instant::now();
+    let mut client = proxy.connect();
+    drain(&mut client);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    proxy.wait_for_log("closed: server reset");
+}
+
+#[test]
+fn destination_that_never_answers_the_syn_is_given_up_after_the_connect_timeout() {
+    // A listener that never accepts, its queue filled: further SYNs are dropped unanswered.
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .expect("addr")
+                .into(),
+        )
+        .expect("bind");
+    socket.listen(0).expect("listen");
+    let deaf: std::net::SocketAddr = socket
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("inet");
+    let fillers: Vec<TcpStream> = (0..2)
+        .filter_map(|_| TcpStream::connect_timeout(&deaf, Duration::from_millis(300)).ok())
+        .collect();
+    assert!(!fillers.is_empty(), "could not fill the accept queue");
+
+    let mut proxy = Proxy::start(deaf, &["--connect-timeout", "1"]);
+    let started = Instant::now();
+    // Five at once: each waits out its own timeout in parallel, not one after another.
+    let clients: Vec<TcpStream> = (0..5).map(|_| proxy.connect()).collect();
+    for mut client in clients {
+        assert_eq!(drain(&mut client), 0);
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+    let line = proxy.wait_for_log("connect failed");
+    assert!(line.contains("timed out"), "{line}");
+}

@@ -1,0 +1,227 @@
+//! After thousands of connections that end in every way a pair can end, the proxy holds exactly
+//! the descriptors and threads it started with, and its memory has not crept up.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use socket2::SockRef;
+
+use common::*;
+
+/// How each test connection ends.
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    Normal,
+    ClientReset,
+    ServerReset,
+    Refused,
+    HangCut,
+    Denied,
+}
+
+/// 5,000 connections, in this order and these numbers.
+const MIX: [(Ending, usize); 6] = [
+    (Ending::Normal, 2000),
+    (Ending::ClientReset, 800),
+    (Ending::ServerReset, 800),
+    (Ending::Refused, 400),
+    (Ending::HangCut, 500),
+    (Ending::Denied, 500),
+];
+
+/// The destination: echoes, except that a request starting with `R` is answered with a reset.
+/// It can be switched off (its port then refuses) and on again, on the same port.
+struct Destination {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+}
+
+impl Destination {
+    fn start() -> Destination {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let destination = Destination {
+            addr,
+            up: Arc::new(AtomicBool::new(false)),
+        };
+        destination.serve(listener);
+        destination
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        self.up.store(true, Ordering::SeqCst);
+        let up = Arc::clone(&self.up);
+        thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                if !up.load(Ordering::SeqCst) {
+                    return; // dropping the listener: the port now refuses
+                }
+                thread::spawn(move || answer(stream));
+            }
+        });
+    }
+
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wake the accept loop so it drops the listener
+                                               // Until the listener is gone a connect may still succeed; wait until the port refuses.
+        for _ in 0..200 {
+            if TcpStream::connect(self.addr).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the destination did not go down");
+    }
+
+    fn up(&self) {
+        self.serve(TcpListener::bind(self.addr).expect("rebind the destination"));
+    }
+}
+
+fn answer(mut stream: TcpStream) {
+    let mut first = [0u8; 1];
+    if stream.read_exact(&mut first).is_err() {
+        return;
+    }
+    if first[0] == b'R' {
+        let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        return;
+    }
+    let _ = stream.write_all(&first);
+    let reader = stream.try_clone().expect("clone");
+    let _ = std::io::copy(&mut &reader, &mut stream);
+}
+
+fn one_connection(proxy: SocketAddr, ending: Ending, i: usize) {
+    match ending {
+        Ending::Normal => {
+            let mut payload = vec![b'N']; // anything but the server's reset command
+            payload.extend(random_bytes(i as u64, i % 5000));
+            let stream = TcpStream::connect(proxy).expect("connect");
+            stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+            let echoed = round_trip_with_half_close(stream, payload.clone());
+            assert!(echoed == payload, "connection {i}: the echo differs");
+        }
+        Ending::ClientReset => {
+            let mut stream = TcpStream::connect(proxy).expect("connect");
+            stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+            ping(&mut stream, b"mid-stream");
+            SockRef::from(&stream)
+                .set_linger(Some(Duration::ZERO))
+                .expect("linger");
+        }
+        Ending::ServerReset | Ending::Refused | Ending::HangCut => {
+            let mut stream = TcpStream::connect(proxy).expect("connect");
+            stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+            if matches!(ending, Ending::ServerReset) {
+                stream.write_all(b"Reset me").expect("send");
+            }
+            drain(&mut stream); // returns when the proxy closes us
+        }
+        Ending::Denied => {
+            let mut stream = connect_from("127.0.0.2", proxy).expect("connect from 127.0.0.2");
+            assert_eq!(drain(&mut stream), 0);
+        }
+    }
+}
+
+/// Run `count` connections of one kind, 8 at a time (100 for hang cuts, which mostly wait).
+fn run_batch(proxy: SocketAddr, ending: Ending, count: usize) {
+    let at_once = if matches!(ending, Ending::HangCut) {
+        100
+    } else {
+        8
+    };
+    let workers: Vec<_> = (0..at_once)
+        .map(|w| {
+            thread::spawn(move || {
+                (w..count)
+                    .step_by(at_once)
+                    .for_each(|i| one_connection(proxy, ending, i))
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("worker");
+    }
+}
+
+#[test]
+fn five_thousand_mixed_connections_leave_nothing_behind() {
+    let destination = Destination::start();
+    let mut proxy = Proxy::start(
+        destination.addr,
+        &[
+            "--timeout",
+            "0.5",
+            "--allow",
+            "127.0.0.1/32",
+            "--allow",
+            "::1",
+        ],
+    );
+    let baseline = proc_stats(proxy.pid());
+    run_batch(proxy.addr(), Ending::Normal, 100);
+    let rss_after_100 = wait_for_stats(proxy.pid(), |s| s.fds == baseline.fds).rss_kib;
+    let mut total = 100;
+    for (ending, count) in MIX {
+        let count = if matches!(ending, Ending::Normal) {
+            count - 100
+        } else {
+            count
+        };
+        if matches!(ending, Ending::Refused) {
+            destination.down();
+        }
+        run_batch(proxy.addr(), ending, count);
+        if matches!(ending, Ending::Refused) {
+            destination.up();
+        }
+        total += count;
+    }
+    assert_eq!(total, 5000);
+    let end = wait_for_stats(proxy.pid(), |s| {
+        s.fds == baseline.fds && s.threads == baseline.threads
+    });
+    let log = proxy.log_so_far();
+    for reason in [
+        "client EOF+server EOF",
+        "client reset",
+        "server reset",
+        "connect failed",
+        "idle timeout",
+        "refused 127.0.0.2",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains(reason)),
+            "no connection ended with {reason:?}"
+        );
+    }
+    assert_eq!(
+        end.fds, baseline.fds,
+        "descriptors: {} now, {} at start",
+        end.fds, baseline.fds
+    );
+    assert_eq!(
+        end.threads, baseline.threads,
+        "threads: {} now, {} at start",
+        end.threads, baseline.threads
+    );
+    let growth = end.rss_kib as i64 - rss_after_100 as i64;
+    eprintln!(
+        "after 5000: {} fds, {} threads (start {}, {}); RSS {} KiB, {} KiB after the first 100",
+        end.fds, end.threads, baseline.fds, baseline.threads, end.rss_kib, rss_after_100
+    );
+    assert!(
+        growth < 8 * 1024,
+        "RSS grew {growth} KiB since the first 100 connections"
+    );
+    proxy.wait_for_log("closed:");
+}
