@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
@@ -34,70 +32,6 @@ const MIX: [(Ending, usize); 6] = [
     (Ending::HangCut, 500),
     (Ending::Denied, 500),
 ];
-
-/// The destination: echoes, except that a request starting with `R` is answered with a reset.
-/// It can be switched off (its port then refuses) and on again, on the same port.
-struct Destination {
-    addr: SocketAddr,
-    up: Arc<AtomicBool>,
-}
-
-impl Destination {
-    fn start() -> Destination {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let destination = Destination {
-            addr,
-            up: Arc::new(AtomicBool::new(false)),
-        };
-        destination.serve(listener);
-        destination
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        self.up.store(true, Ordering::SeqCst);
-        let up = Arc::clone(&self.up);
-        thread::spawn(move || {
-            for stream in listener.incoming().map_while(Result::ok) {
-                if !up.load(Ordering::SeqCst) {
-                    return; // dropping the listener: the port now refuses
-                }
-                thread::spawn(move || answer(stream));
-            }
-        });
-    }
-
-    fn down(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wake the accept loop so it drops the listener
-                                               // Until the listener is gone a connect may still succeed; wait until the port refuses.
-        for _ in 0..200 {
-            if TcpStream::connect(self.addr).is_err() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        panic!("the destination did not go down");
-    }
-
-    fn up(&self) {
-        self.serve(TcpListener::bind(self.addr).expect("rebind the destination"));
-    }
-}
-
-fn answer(mut stream: TcpStream) {
-    let mut first = [0u8; 1];
-    if stream.read_exact(&mut first).is_err() {
-        return;
-    }
-    if first[0] == b'R' {
-        let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-        return;
-    }
-    let _ = stream.write_all(&first);
-    let reader = stream.try_clone().expect("clone");
-    let _ = std::io::copy(&mut &reader, &mut stream);
-}
 
 fn one_connection(proxy: SocketAddr, ending: Ending, i: usize) {
     match ending {
@@ -155,7 +89,7 @@ fn run_batch(proxy: SocketAddr, ending: Ending, count: usize) {
 
 #[test]
 fn five_thousand_mixed_connections_leave_nothing_behind() {
-    let destination = Destination::start();
+    let destination = FaultyDestination::start();
     let mut proxy = Proxy::start(
         destination.addr,
         &[

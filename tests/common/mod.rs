@@ -8,7 +8,9 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -427,4 +429,69 @@ pub fn wait_for_stats(pid: u32, condition: impl Fn(&ProcStats) -> bool) -> ProcS
         // event to wait on.
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The destination: echoes, except that a request starting with `R` is answered with a reset.
+/// It can be switched off (its port then refuses) and on again, on the same port.
+pub struct FaultyDestination {
+    pub addr: SocketAddr,
+    up: Arc<AtomicBool>,
+}
+
+impl FaultyDestination {
+    pub fn start() -> FaultyDestination {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let destination = FaultyDestination {
+            addr,
+            up: Arc::new(AtomicBool::new(false)),
+        };
+        destination.serve(listener);
+        destination
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        self.up.store(true, Ordering::SeqCst);
+        let up = Arc::clone(&self.up);
+        thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                if !up.load(Ordering::SeqCst) {
+                    return; // dropping the listener: the port now refuses
+                }
+                thread::spawn(move || answer_or_reset(stream));
+            }
+        });
+    }
+
+    pub fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        // Wake the accept loop so it drops the listener; until it has, a connect may still
+        // succeed, so wait (bounded) until the port refuses.
+        let _ = TcpStream::connect(self.addr);
+        for _ in 0..200 {
+            if TcpStream::connect(self.addr).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the destination did not go down");
+    }
+
+    pub fn up(&self) {
+        self.serve(TcpListener::bind(self.addr).expect("rebind the destination"));
+    }
+}
+
+fn answer_or_reset(mut stream: TcpStream) {
+    let mut first = [0u8; 1];
+    if stream.read_exact(&mut first).is_err() {
+        return;
+    }
+    if first[0] == b'R' {
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        return;
+    }
+    let _ = stream.write_all(&first);
+    let reader = stream.try_clone().expect("clone");
+    let _ = std::io::copy(&mut &reader, &mut stream);
 }
