@@ -23,8 +23,9 @@ pub struct PageBuffer {
 }
 
 impl PageBuffer {
-    /// Map `len` bytes; `None` if the kernel refuses (out of memory or address space).
-    pub fn new(len: NonZeroUsize) -> Option<Self> {
+    /// Map `len` bytes; `None` if `len` is 0 or the kernel refuses (out of memory or address space).
+    pub fn new(len: usize) -> Option<Self> {
+        let len = NonZeroUsize::new(len)?;
         let protection = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
         // SAFETY: a fresh private anonymous mapping aliases nothing; we own it until `drop`.
         let start = unsafe { mmap_anonymous(None, len, protection, MapFlags::MAP_PRIVATE) }.ok()?;
@@ -69,7 +70,7 @@ mod tests {
 
     #[test]
     fn buffer_is_zeroed_writable_and_sized() {
-        let mut buffer = PageBuffer::new(NonZeroUsize::new(65536).unwrap()).unwrap();
+        let mut buffer = PageBuffer::new(65536).unwrap();
         assert_eq!(buffer.len(), 65536);
         assert!(buffer.iter().all(|&b| b == 0));
         buffer[65535] = 7;

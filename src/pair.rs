@@ -135,9 +135,7 @@ impl Pair {
 /// Start the pair's first thread. If the OS refuses, the pair (and its client) is dropped and the
 /// ticket goes back with it; the caller logs.
 pub fn spawn(pair: Arc<Pair>, context: Arc<Context>, ticket: Ticket) -> std::io::Result<()> {
-    thread::Builder::new()
-        .name(thread_name(pair.id, Direction::ClientToServer))
-        .stack_size(PAIR_STACK_SIZE)
+    thread_for(pair.id, Direction::ClientToServer)
         .spawn(move || {
             // Dropped last, even if a pump panics: the main thread then knows the slot is free.
             let _ticket = ticket;
@@ -146,9 +144,12 @@ pub fn spawn(pair: Arc<Pair>, context: Arc<Context>, ticket: Ticket) -> std::io:
         .map(drop)
 }
 
-/// `pair 17 c->s`: what `top -H`, gdb and a panic message will call this thread.
-fn thread_name(id: u64, dir: Direction) -> String {
-    format!("pair {id} {}", dir.arrow())
+/// A thread for one direction of pair `id`, named `pair 17 c->s`: what `top -H`, gdb and a panic
+/// message will call it.
+fn thread_for(id: u64, dir: Direction) -> thread::Builder {
+    thread::Builder::new()
+        .name(format!("pair {id} {}", dir.arrow()))
+        .stack_size(PAIR_STACK_SIZE)
 }
 
 /// The whole life of a pair, on its `c->s` thread.
@@ -186,9 +187,7 @@ fn prepare_sockets(
 fn relay(pair: &Arc<Pair>, server_addr: SocketAddr) {
     debug!("pair {} connected to {server_addr}", pair.id);
     let other = Arc::clone(pair);
-    let downstream = thread::Builder::new()
-        .name(thread_name(pair.id, Direction::ServerToClient))
-        .stack_size(PAIR_STACK_SIZE)
+    let downstream = thread_for(pair.id, Direction::ServerToClient)
         .spawn(move || pump_and_report(&other, Direction::ServerToClient));
     let downstream = match downstream {
         Ok(handle) => handle,
