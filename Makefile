@@ -8,7 +8,7 @@ CARGO  ?= cargo
 PREFIX ?= /usr/local
 BIN    := target/release/tcpproxy
 
-.PHONY: all build demo test test-deps lint soak clean install
+.PHONY: all build demo test test-deps lint soak bench clean install
 
 all: build
 
@@ -34,6 +34,12 @@ test-deps:
 	    echo "installing telnet (Debian package) for the lab test"; \
 	    { apt-get update -qq && apt-get install -y -qq telnet; } >/dev/null || \
 	    { echo "cannot install telnet: run 'apt-get install telnet' as root"; exit 1; }; }
+
+# Speed, as ratios to a direct loopback connection measured in the same run (see README,
+# "Performance"). `make bench BENCH_ARGS=--quick` for a one-minute look.
+BENCH_ARGS ?=
+bench: build
+	scripts/bench.sh $(BENCH_ARGS)
 
 # Ten minutes of mixed load with random faults against the release build; one summary line.
 # Not part of `make test`. `make soak SOAK_SECONDS=60` for a shorter run.

@@ -17,6 +17,9 @@ cleanup() {
     local pid
     if [ "$KEEP" = 1 ]; then
         say "--keep: leaving ${STARTED_PIDS[*]} running; stop them with: kill ${STARTED_PIDS[*]}"
+        [ -n "${DEMO_PORT:-}" ] && say "    demo server: 127.0.0.1:$DEMO_PORT"
+        [ -n "${PROXY_PORT:-}" ] && say "    proxy: 127.0.0.1:$PROXY_PORT (pid ${PROXY_PID:-?}), its log: ${PROXY_LOG:-none}"
+        say "    try: telnet 127.0.0.1 ${PROXY_PORT:-PORT}, then type GET /~rtm/ok"
         return
     fi
     for pid in "${STARTED_PIDS[@]}"; do
