@@ -44,27 +44,25 @@ impl Stop {
         &self.receiver
     }
 
-    /// Ask for a stop and wake the accept loop listening on `listening`. Returns `false` if a stop
-    /// had already been asked for.
-    pub fn request(&self, listening: SocketAddr) -> bool {
-        if self.requested.swap(true, Ordering::SeqCst) {
-            return false;
-        }
+    /// Ask for a stop and wake the main thread, wherever it waits: in `accept` on `listening`, or
+    /// for a free slot.
+    pub fn request(&self, listening: SocketAddr) {
+        self.requested.store(true, Ordering::SeqCst);
         let _ = self.sender.try_send(());
         listener::knock(listener::wake_address(listening));
-        true
     }
 }
 
 /// Route SIGINT and SIGTERM to `stop`.
 pub fn install(stop: Arc<Stop>, listening: SocketAddr) -> Result<(), String> {
     ctrlc::set_handler(move || {
-        if stop.request(listening) {
-            info!("signal received: stopping (a second signal exits at once)");
-        } else {
+        if stop.is_requested() {
             warn!("second signal: exiting now");
             std::process::exit(EXIT_ON_SECOND_SIGNAL);
         }
+        // Log before waking the main thread: once woken it may finish and exit before we could.
+        info!("signal received: stopping (a second signal exits at once)");
+        stop.request(listening);
     })
     .map_err(|e| format!("cannot install the SIGINT/SIGTERM handler: {e}"))
 }
