@@ -29,6 +29,7 @@ fn stops_cleanly_with_live_pairs(signal: &str) {
         log.contains("summary: 3 pairs served, up 15 B, down 15 B"),
         "{log}"
     );
+    assert!(log.contains("signal received: stopping"), "{log}");
 }
 
 #[test]
