@@ -10,7 +10,14 @@ KEEP=0
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n== %s\n' "$*"; }
-fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
+fail() {
+    printf 'FAIL: %s\n' "$*"
+    if [ -s "${PROXY_LOG:-}" ]; then
+        echo "the proxy's log, last lines:"
+        tail -n 5 "$PROXY_LOG" | sed 's/^/    /'
+    fi
+    exit 1
+}
 
 # Ends every process this script started (by pid), wakes a frozen client first, removes $WORK.
 cleanup() {
