@@ -127,13 +127,17 @@ thread_waits() {
 }
 
 # fallback_client PORT REQUEST OUTFILE: bash's /dev/tcp and cat, in the background; sets CLIENT_PID.
-# `exec cat` makes the subshell *be* cat, so CLIENT_PID is the process that reads the socket.
+# The socket is opened here and handed to a plain `cat ... &`, so CLIENT_PID is exactly the process
+# that reads it (a subshell could leave a second process between the pid and the reader, and
+# stopping the wrong one would freeze nothing). Our copy of the socket is closed right after.
 fallback_client() {
-    ( exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-      printf '%s\r\n' "$2" >&3
-      exec cat <&3 >"$3" ) 2>>"$3.err" &
+    local socket
+    exec {socket}<>"/dev/tcp/127.0.0.1/$1" || fail "cannot connect to 127.0.0.1:$1"
+    printf '%s\r\n' "$2" >&"$socket"
+    cat <&"$socket" >"$3" 2>>"$3.err" &
     CLIENT_PID=$!
     STARTED_PIDS+=("$CLIENT_PID")
+    exec {socket}>&-
 }
 
 # telnet_client PORT REQUEST OUTFILE: real telnet, its input a FIFO we keep open (so it does not
