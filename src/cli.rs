@@ -70,6 +70,11 @@ pub struct Options {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// How bytes are moved: copy (read/write through a buffer) or splice (zero-copy through a
+    /// kernel pipe; two more descriptors per direction, falling back to copy when none are left)
+    #[arg(long, value_name = "MODE", default_value = "copy", value_parser = ["copy", "splice"])]
+    pub copy_mode: String,
+
     /// Write the log to this file instead of stderr (appended to)
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,

@@ -11,7 +11,8 @@
 //! | `live`        | the main thread's table of live pairs; `--max-connections`; shutdown |
 //! | `pair`        | one pair's lifecycle: connect, two threads, one log line             |
 //! | `pump`        | one direction's copy loop                                            |
-//! | `buffer`      | the pump's buffer: pages from the kernel, returned when it ends      |
+//! | `channel`     | how the pump holds bytes: a buffer (copy) or a pipe (splice)         |
+//! | `buffer`      | the copy's buffer: pages from the kernel, returned when it ends      |
 //! | `hang`        | the hang rule: stall and idle                                        |
 //! | `destination` | resolving and connecting to the destination                          |
 //! | `signals`     | SIGINT/SIGTERM                                                       |
@@ -23,6 +24,7 @@
 mod accept;
 mod allow;
 mod buffer;
+mod channel;
 mod cli;
 mod destination;
 mod direction;
@@ -46,10 +48,12 @@ use log::info;
 
 use crate::accept::Settings;
 use crate::allow::AllowList;
+use crate::channel::PipeBudget;
 use crate::cli::Options;
 use crate::destination::Destination;
 use crate::hang::HangRule;
 use crate::pair::Context;
+use crate::pump::CopyMode;
 use crate::report::Totals;
 use crate::signals::Stop;
 
@@ -72,7 +76,8 @@ fn run(options: &Options) -> Result<(), String> {
         logging::level(options.quiet, options.verbose),
         options.log_file.as_deref(),
     )?;
-    let max_connections = choose_max_connections(options.max_connections)?;
+    let open_files = limits::raise_open_file_limit();
+    let max_connections = choose_max_connections(options.max_connections, open_files)?;
     let destination = Destination::resolve(&options.destination_host, options.destination_port)?;
     let listener = listener::bind(options.bind.as_deref(), options.listen_port)?;
     let listening = listener
@@ -99,6 +104,7 @@ fn run(options: &Options) -> Result<(), String> {
             connect_timeout: (!options.connect_timeout.is_zero())
                 .then_some(options.connect_timeout),
             hang_rule,
+            copy_mode: choose_copy_mode(&options.copy_mode, max_connections, open_files),
             totals: Totals::default(),
         }),
     };
@@ -109,8 +115,10 @@ fn run(options: &Options) -> Result<(), String> {
 
 /// `--max-connections`, or as many pairs as the open-file limit allows; refuse a number the limit
 /// cannot honour rather than fail pairs halfway later.
-fn choose_max_connections(requested: Option<u32>) -> Result<usize, String> {
-    let open_files = limits::raise_open_file_limit();
+fn choose_max_connections(
+    requested: Option<u32>,
+    open_files: Option<u64>,
+) -> Result<usize, String> {
     let allowed = open_files.map(limits::max_pairs);
     match (requested, allowed) {
         (Some(n), Some(allowed)) if u64::from(n) > allowed => Err(format!(
@@ -123,6 +131,20 @@ fn choose_max_connections(requested: Option<u32>) -> Result<usize, String> {
         (None, Some(allowed)) => Ok(allowed as usize),
         (None, None) => Ok(limits::max_pairs(1024) as usize),
     }
+}
+
+/// `--copy-mode`; splice gets the pipes the open-file limit has left after `max_connections`
+/// pairs' sockets (two descriptors per pipe).
+fn choose_copy_mode(mode: &str, max_connections: usize, open_files: Option<u64>) -> CopyMode {
+    if mode != "splice" {
+        return CopyMode::Copy;
+    }
+    let open_files = open_files.unwrap_or(1024);
+    let for_pairs =
+        limits::RESERVED_DESCRIPTORS + limits::DESCRIPTORS_PER_PAIR * max_connections as u64;
+    let pipes = open_files.saturating_sub(for_pairs) / 2;
+    info!("splice: up to {pipes} pipes (two per fully spliced pair), then copy");
+    CopyMode::Splice(PipeBudget::new(pipes as usize))
 }
 
 /// `10 s`, `0.5 s`, or `off` for a disabled timeout.

@@ -28,7 +28,7 @@ use crate::destination::Destination;
 use crate::direction::{Direction, Side};
 use crate::hang::{HangClock, HangRule};
 use crate::live::Ticket;
-use crate::pump::{pump, Flow};
+use crate::pump::{pump, CopyMode, Flow};
 use crate::report::{CloseReason, PairReport, Totals};
 
 /// Stack for each pair thread. The pump's buffer lives on the heap, and its deepest call (a log
@@ -42,6 +42,7 @@ pub struct Context {
     /// `None`: no limit beyond the operating system's own.
     pub connect_timeout: Option<Duration>,
     pub hang_rule: HangRule,
+    pub copy_mode: CopyMode,
     pub totals: Totals,
 }
 
@@ -157,7 +158,7 @@ fn run(pair: Arc<Pair>, context: &Context) {
     debug!("pair {} open: client {}", pair.id, pair.client_addr);
     match context.destination.connect(context.connect_timeout) {
         Ok((stream, addr)) => match prepare_sockets(&pair.client, &stream, &pair.clock) {
-            Ok(()) if pair.attach_server(stream, addr) => relay(&pair, addr),
+            Ok(()) if pair.attach_server(stream, addr) => relay(&pair, addr, &context.copy_mode),
             Ok(()) => {}
             Err(e) => pair.end(CloseReason::Error(Side::Server, e.to_string())),
         },
@@ -184,16 +185,17 @@ fn prepare_sockets(
 }
 
 /// Both ends exist: pump both directions at once, one per thread.
-fn relay(pair: &Arc<Pair>, server_addr: SocketAddr) {
+fn relay(pair: &Arc<Pair>, server_addr: SocketAddr, mode: &CopyMode) {
     debug!("pair {} connected to {server_addr}", pair.id);
     let other = Arc::clone(pair);
+    let other_mode = mode.clone();
     let downstream = thread_for(pair.id, Direction::ServerToClient)
-        .spawn(move || pump_and_report(&other, Direction::ServerToClient));
+        .spawn(move || pump_and_report(&other, Direction::ServerToClient, &other_mode));
     let downstream = match downstream {
         Ok(handle) => handle,
         Err(e) => return pair.end(CloseReason::OutOfResources(format!("no thread: {e}"))),
     };
-    pump_and_report(pair, Direction::ClientToServer);
+    pump_and_report(pair, Direction::ClientToServer, mode);
     if downstream.join().is_err() {
         // The pump panicked (a bug); the panic message is already on stderr. Free the client.
         pair.end(CloseReason::Error(
@@ -204,8 +206,8 @@ fn relay(pair: &Arc<Pair>, server_addr: SocketAddr) {
 }
 
 /// Run one direction; if it stops the pair, end the pair so the other thread wakes at once.
-fn pump_and_report(pair: &Pair, dir: Direction) {
-    if let Flow::Stopped(reason) = pump(pair, dir) {
+fn pump_and_report(pair: &Pair, dir: Direction, mode: &CopyMode) {
+    if let Flow::Stopped(reason) = pump(pair, dir, mode) {
         pair.end(reason);
     }
 }

@@ -13,19 +13,16 @@
 //! - the other thread ending the pair: it shuts both sockets down, so our `read` returns 0 or our
 //!   `write` fails at once, and we find the pair's `ended` flag set.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 
 use log::trace;
 
-use crate::buffer::PageBuffer;
+use crate::channel::{Channel, CopyBuffer, PipeBudget, SplicePipe};
 use crate::direction::Direction;
 use crate::pair::Pair;
 use crate::report::CloseReason;
-
-/// Bytes read at a time. 64 KiB is the largest segment loopback TCP carries (its MTU), so one read
-/// can take a whole segment and one write can fill one. (Other sizes have not been measured yet.)
-pub const BUFFER_SIZE: usize = 64 * 1024;
 
 /// How a pump finished.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,22 +35,47 @@ pub enum Flow {
     Aborted,
 }
 
+/// How the pump moves bytes (`--copy-mode`).
+#[derive(Clone, Debug)]
+pub enum CopyMode {
+    /// splice(2) through a pipe from this budget, falling back to the copy when none is left.
+    Splice(Arc<PipeBudget>),
+    /// read(2) into a buffer and write(2) from it.
+    Copy,
+}
+
 /// Relay `dir` of `pair` until the source's EOF or the pair's end.
-pub fn pump(pair: &Pair, dir: Direction) -> Flow {
+pub fn pump(pair: &Pair, dir: Direction, mode: &CopyMode) -> Flow {
     let (Some(source), Some(sink)) = (pair.socket(dir.source()), pair.socket(dir.sink())) else {
         return Flow::Aborted; // not connected: nothing to relay
     };
-    let mut buffer = match PageBuffer::new(BUFFER_SIZE) {
-        Some(buffer) => buffer,
-        None => return Flow::Stopped(CloseReason::OutOfResources("no memory for a buffer".into())),
-    };
+    if let CopyMode::Splice(budget) = mode {
+        if let Some(pipe) = SplicePipe::new(budget) {
+            return relay(pair, dir, source, sink, pipe);
+        }
+        trace!("no pipe for splice (budget spent or out of descriptors); copying instead");
+    }
+    match CopyBuffer::new() {
+        Some(buffer) => relay(pair, dir, source, sink, buffer),
+        None => Flow::Stopped(CloseReason::OutOfResources("no memory for a buffer".into())),
+    }
+}
+
+/// The loop itself: take what the source has, give all of it to the sink, until EOF.
+fn relay(
+    pair: &Pair,
+    dir: Direction,
+    source: &TcpStream,
+    sink: &TcpStream,
+    mut channel: impl Channel,
+) -> Flow {
     loop {
-        let n = match read_some(pair, dir, source, &mut buffer) {
+        let n = match read_some(pair, dir, source, &mut channel) {
             Ok(0) => break,
             Ok(n) => n,
             Err(flow) => return flow,
         };
-        if let Err(flow) = write_all(pair, dir, sink, &buffer[..n]) {
+        if let Err(flow) = write_all(pair, dir, sink, &mut channel, n) {
             return flow;
         }
     }
@@ -77,10 +99,10 @@ fn read_some(
     pair: &Pair,
     dir: Direction,
     source: &TcpStream,
-    buf: &mut [u8],
+    channel: &mut impl Channel,
 ) -> Result<usize, Flow> {
     loop {
-        match (&*source).read(buf) {
+        match channel.fill(source) {
             // A shutdown by the other thread also reads as EOF: the flag tells the two apart.
             Ok(0) if pair.is_ended() => return Err(Flow::Aborted),
             Ok(0) => {
@@ -110,11 +132,17 @@ fn read_some(
     }
 }
 
-/// Deliver all of `data`, however slowly the sink takes it, unless the pair ends.
-fn write_all(pair: &Pair, dir: Direction, sink: &TcpStream, mut data: &[u8]) -> Result<(), Flow> {
+/// Deliver all `held` bytes, however slowly the sink takes them, unless the pair ends.
+fn write_all(
+    pair: &Pair,
+    dir: Direction,
+    sink: &TcpStream,
+    channel: &mut impl Channel,
+    mut held: usize,
+) -> Result<(), Flow> {
     pair.clock().write_started(dir);
-    while !data.is_empty() {
-        match (&*sink).write(data) {
+    while held > 0 {
+        match channel.drain(sink, held) {
             Ok(0) => {
                 let e = io::Error::from(io::ErrorKind::WriteZero);
                 return Err(failure(pair, dir, End::Sink, &e));
@@ -124,14 +152,14 @@ fn write_all(pair: &Pair, dir: Direction, sink: &TcpStream, mut data: &[u8]) -> 
                 pair.clock().write_progress(dir);
                 pair.count_delivered(dir, n);
                 trace!("wrote {n} bytes to {}", dir.sink());
-                data = &data[n..];
+                held -= n;
             }
             Err(e) if is_timeout(&e) => {
                 check_hang(pair)?;
                 trace!(
                     "{} takes nothing; still holding {} bytes for it",
                     dir.sink(),
-                    data.len()
+                    held
                 );
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

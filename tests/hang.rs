@@ -96,9 +96,9 @@ fn slow_steady_reader_survives() {
 
 #[test]
 fn reader_slower_than_one_buffer_per_timeout_survives() {
-    // A small receive window makes the client's TCP take bytes in small steps, and at 40 KiB/s one
-    // 64 KiB write of the proxy's takes 1.6 s > T. Only counting partial writes as progress keeps
-    // this pair alive.
+    // A small receive window makes the client's TCP take bytes in small steps, and at 40 KiB/s
+    // one write of the proxy's (64 KiB or more) takes over 1.6 s > T. Only counting partial
+    // writes as progress keeps this pair alive.
     let mut proxy = Proxy::start(flood_server(), &timeout_args());
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");

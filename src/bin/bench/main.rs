@@ -127,6 +127,28 @@ fn run(options: &Options) -> io::Result<()> {
             ]
         },
     )?);
+    targets.push(start_proxy(
+        "tcpproxy splice",
+        Command::new(&options.proxy),
+        backend,
+        |port, backend| {
+            // 4,000 pairs' sockets leave the 20,000-descriptor limit room for ~6,000 pipes.
+            let mut args = vec![
+                "--copy-mode".into(),
+                "splice".into(),
+                "--max-connections".into(),
+                "4000".into(),
+            ];
+            args.extend([
+                "-q".into(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "127.0.0.1".into(),
+            ]);
+            args.extend([backend.to_string(), port.to_string()]);
+            args
+        },
+    )?);
     if options.peers && which("socat") {
         targets.push(start_proxy(
             "socat",
