@@ -88,6 +88,15 @@ fn bad_allow_prefix_is_refused() {
 }
 
 #[test]
+fn unknown_copy_mode_is_refused() {
+    assert_refused(
+        &["--copy-mode", "zero", "127.0.0.1", "80", "0"],
+        2,
+        "'zero'",
+    );
+}
+
+#[test]
 fn unknown_option_is_refused() {
     assert_refused(&["--frobnicate", "127.0.0.1", "80", "0"], 2, "--frobnicate");
 }
@@ -139,6 +148,7 @@ fn help_and_version_succeed() {
         "--max-connections",
         "--allow",
         "--log-file",
+        "--copy-mode",
         "--verbose",
         "--quiet",
     ] {
