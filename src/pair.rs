@@ -17,7 +17,7 @@
 //! for another connection) until the last thread lets go of the pair and the sockets drop.
 
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -53,7 +53,6 @@ pub struct Pair {
     client_addr: SocketAddr,
     server: OnceLock<(TcpStream, SocketAddr)>,
     clock: HangClock,
-    ended: AtomicBool,
     reason: OnceLock<CloseReason>,
     /// Bytes delivered, per direction (indexed by `Direction::index`).
     delivered: [AtomicU64; 2],
@@ -68,7 +67,6 @@ impl Pair {
             client_addr,
             server: OnceLock::new(),
             clock: HangClock::start(rule),
-            ended: AtomicBool::new(false),
             reason: OnceLock::new(),
             delivered: [AtomicU64::new(0), AtomicU64::new(0)],
             opened: Instant::now(),
@@ -91,8 +89,9 @@ impl Pair {
         &self.clock
     }
 
+    /// Has the pair been ended? (Its reason is recorded exactly when it is.)
     pub fn is_ended(&self) -> bool {
-        self.ended.load(Ordering::SeqCst)
+        self.reason.get().is_some()
     }
 
     pub fn count_delivered(&self, dir: Direction, bytes: usize) {
@@ -105,9 +104,8 @@ impl Pair {
         if self.reason.set(reason).is_err() {
             return;
         }
-        self.ended.store(true, Ordering::SeqCst);
         // Pairs with the fence in `attach_server`: either we see the server socket here and shut
-        // it down, or that thread sees `ended` and never starts relaying.
+        // it down, or that thread sees the reason and never starts relaying.
         fence(Ordering::SeqCst);
         for side in [Side::Client, Side::Server] {
             if let Some(socket) = self.socket(side) {

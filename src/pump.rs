@@ -11,7 +11,7 @@
 //! - a socket timeout armed by the hang rule (see `hang.rs`), after which the pump asks the pair's
 //!   clock whether the pair is hung and either ends it or goes back to sleep;
 //! - the other thread ending the pair: it shuts both sockets down, so our `read` returns 0 or our
-//!   `write` fails at once, and we find the pair's `ended` flag set.
+//!   `write` fails at once, and we find the pair ended (its close reason recorded).
 
 use std::io;
 use std::net::{Shutdown, TcpStream};

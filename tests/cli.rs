@@ -219,15 +219,7 @@ fn log_file_receives_the_log() {
     assert!(log.contains("wrote 6 bytes to server"), "{log}");
     assert!(log.contains("pair 1 open"), "{log}");
     let _ = child.kill();
-    let _ = child.wait();
-    let mut stderr = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("stderr");
+    let (_, stderr) = finish_child(child);
     assert!(stderr.is_empty(), "the log went to stderr too: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -121,22 +121,11 @@ fn soft_open_file_limit_is_raised_to_the_hard_limit() {
 #[test]
 fn max_connections_beyond_the_open_file_limit_is_refused_at_start() {
     let args = ["--max-connections", "600", "127.0.0.1", "80", "0"];
-    let mut child = command_with_open_file_limit(1024, 1024, &args)
+    let child = command_with_open_file_limit(1024, 1024, &args)
         .spawn()
         .expect("start");
-    let status = wait_with_deadline(&mut child, PATIENCE);
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("stderr");
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "{stderr}");
+    let (status, stderr) = finish_child(child);
+    assert_eq!(status, Some(1), "{stderr}");
     assert!(
         stderr.contains("--max-connections 600 needs 1232 open files, but the limit is 1024"),
         "{stderr}"

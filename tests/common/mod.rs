@@ -186,7 +186,13 @@ fn spawn_tcpproxy<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Child {
 /// Run `tcpproxy ARGS...` to completion (for command-line errors): status and stderr. A proxy that
 /// wrongly starts serving is killed after PATIENCE and reported as status `None`.
 pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = spawn_tcpproxy(args);
+    finish_child(spawn_tcpproxy(args))
+}
+
+/// Wait for a child with piped stderr to exit (killing it after PATIENCE): its exit status
+/// (`None` if it had to be killed) and everything it wrote to stderr. The reader thread keeps a
+/// chatty child from blocking on a full pipe while we wait.
+pub fn finish_child(mut child: Child) -> (Option<i32>, String) {
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let reader = thread::spawn(move || {
         let mut text = String::new();
