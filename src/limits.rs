@@ -5,6 +5,12 @@
 //! stop accepting a little earlier and let the kernel's backlog queue the rest. Like nginx and
 //! HAProxy, we first raise the soft limit to the hard one: the administrator's hard limit is the
 //! real budget, and the soft default (often 1024) is a guard for careless programs.
+//!
+//! Descriptors are not the only budget. Every pair also costs memory mappings, and Linux allows a
+//! process `vm.max_map_count` of them (65,530 by default). A thread that cannot map its stack or
+//! its signal stack does not start — and when the signal stack is what fails, Rust's runtime aborts
+//! the whole process. Measured here, 10,000 idle pairs would need 100,000 mappings; so the default
+//! `--max-connections` respects both budgets, and a larger explicit value is refused.
 
 use log::debug;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
@@ -15,6 +21,28 @@ pub const RESERVED_DESCRIPTORS: u64 = 32;
 
 /// Descriptors one pair holds: its client socket and its destination socket.
 pub const DESCRIPTORS_PER_PAIR: u64 = 2;
+
+/// Memory mappings one pair holds: for each of its two threads a stack, its guard page, the signal
+/// stack Rust's runtime gives every thread and that stack's guard; plus each direction's buffer.
+/// (Measured: 1,000 idle pairs added 10,019 lines to /proc/PID/maps.)
+pub const MAPPINGS_PER_PAIR: u64 = 10;
+
+/// Mappings kept back for everything else: the binary, its libraries, malloc's arenas, the log.
+pub const RESERVED_MAPPINGS: u64 = 1000;
+
+/// The kernel's per-process limit on memory mappings, if it can be read.
+pub fn memory_map_limit() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The most pairs `mappings` memory mappings can hold with headroom to spare (at least one).
+pub fn max_pairs_by_mappings(mappings: u64) -> u64 {
+    (mappings.saturating_sub(RESERVED_MAPPINGS) / MAPPINGS_PER_PAIR).max(1)
+}
 
 /// Raise the soft open-file limit to the hard limit and return the limit now in force.
 pub fn raise_open_file_limit() -> Option<u64> {
@@ -55,5 +83,10 @@ mod tests {
         assert_eq!(max_pairs(20_000), 9_984);
         assert_eq!(max_pairs(1024), 496);
         assert_eq!(max_pairs(10), 1);
+    }
+
+    #[test]
+    fn pairs_fit_the_default_map_count() {
+        assert_eq!(max_pairs_by_mappings(65_530), 6_453);
     }
 }

@@ -113,24 +113,38 @@ fn run(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// `--max-connections`, or as many pairs as the open-file limit allows; refuse a number the limit
-/// cannot honour rather than fail pairs halfway later.
+/// `--max-connections`, or as many pairs as the open-file and memory-map limits allow; refuse a
+/// number a limit cannot honour rather than fail pairs halfway later (or, for mappings, abort).
 fn choose_max_connections(
     requested: Option<u32>,
     open_files: Option<u64>,
 ) -> Result<usize, String> {
-    let allowed = open_files.map(limits::max_pairs);
-    match (requested, allowed) {
-        (Some(n), Some(allowed)) if u64::from(n) > allowed => Err(format!(
-            "--max-connections {n} needs {} open files, but the limit is {}; \
-             raise it (ulimit -n) or ask for at most {allowed}",
-            limits::RESERVED_DESCRIPTORS + limits::DESCRIPTORS_PER_PAIR * u64::from(n),
-            open_files.unwrap_or_default(),
-        )),
-        (Some(n), _) => Ok(n as usize),
-        (None, Some(allowed)) => Ok(allowed as usize),
-        (None, None) => Ok(limits::max_pairs(1024) as usize),
+    let by_files = open_files.map(limits::max_pairs);
+    let mappings = limits::memory_map_limit();
+    let by_mappings = mappings.map(limits::max_pairs_by_mappings);
+    let Some(n) = requested.map(u64::from) else {
+        let allowed = [by_files, by_mappings].into_iter().flatten().min();
+        return Ok(allowed.unwrap_or_else(|| limits::max_pairs(1024)) as usize);
+    };
+    if let (Some(allowed), Some(limit)) = (by_files, open_files) {
+        if n > allowed {
+            return Err(format!(
+                "--max-connections {n} needs {} open files, but the limit is {limit}; \
+                 raise it (ulimit -n) or ask for at most {allowed}",
+                limits::RESERVED_DESCRIPTORS + limits::DESCRIPTORS_PER_PAIR * n,
+            ));
+        }
     }
+    if let (Some(allowed), Some(limit)) = (by_mappings, mappings) {
+        if n > allowed {
+            return Err(format!(
+                "--max-connections {n} needs about {} memory mappings, but vm.max_map_count is \
+                 {limit}; raise it (sysctl vm.max_map_count) or ask for at most {allowed}",
+                limits::RESERVED_MAPPINGS + limits::MAPPINGS_PER_PAIR * n,
+            ));
+        }
+    }
+    Ok(n as usize)
 }
 
 /// `--copy-mode`; splice gets the pipes the open-file limit has left after `max_connections`

@@ -6,7 +6,7 @@
 //! table shows the median of the rounds. Only ratios within one run mean anything: the load
 //! generator, the backend and the proxy share the machine's cores.
 //!
-//! Usage: bench [--quick] [--rounds N] [--peers] [--proxy PATH]
+//! Usage: bench [--quick] [--rounds N] [--peers] [--proxy PATH] [--scale N]
 
 mod workloads;
 
@@ -28,6 +28,10 @@ struct Options {
     /// Rounds to take the median of [default: 3, or 1 with --quick]
     #[arg(long)]
     rounds: Option<usize>,
+    /// Instead of the table: hold N idle pairs through tcpproxy at once and report its RSS and
+    /// threads, then the p99 of 1,000 pingers among them
+    #[arg(long, value_name = "N")]
+    scale: Option<usize>,
     /// Also measure socat, if installed
     #[arg(long)]
     peers: bool,
@@ -162,6 +166,9 @@ fn run(options: &Options) -> io::Result<()> {
             },
         )?);
     }
+    if let Some(pairs) = options.scale {
+        return scale(&targets[1], pairs, &lengths);
+    }
     let mut results: Vec<Vec<Figures>> = vec![Vec::new(); targets.len()];
     for round in 1..=rounds {
         for (i, target) in targets.iter().enumerate() {
@@ -254,6 +261,36 @@ fn idle_pair_cost(addr: SocketAddr, pid: u32) -> io::Result<(f64, f64)> {
     drop(idle);
     let per_pair = |a: u64, b: u64| b.saturating_sub(a) as f64 / PAIRS as f64;
     Ok((per_pair(before.0, during.0), per_pair(before.1, during.1)))
+}
+
+/// `--scale N`: N idle pairs through the proxy at once, its footprint, and 1,000 pingers' p99 on
+/// top of them.
+fn scale(proxy: &Target, pairs: usize, lengths: &Lengths) -> io::Result<()> {
+    let pid = proxy.process.as_ref().map_or(0, Child::id);
+    let before = process_usage(pid);
+    let started = Instant::now();
+    let idle = workloads::idle_connections(proxy.addr, pairs)?;
+    let opened = started.elapsed();
+    let during = process_usage(pid);
+    let mut rtts = workloads::slow_pingers(
+        proxy.addr,
+        1000,
+        Duration::from_millis(100),
+        lengths.pingers,
+    )?;
+    let p99 = percentile(&mut rtts, 99.0).as_secs_f64() * 1e3;
+    drop(idle);
+    println!(
+        "scale: {pairs} idle pairs through tcpproxy (opened in {:.1} s): RSS {} -> {} KiB \
+         ({:.1} KiB per pair), threads {} -> {}; then 1,000 pingers every 100 ms on top: p99 {p99:.1} ms",
+        opened.as_secs_f64(),
+        before.0,
+        during.0,
+        during.0.saturating_sub(before.0) as f64 / pairs as f64,
+        before.1,
+        during.1,
+    );
+    Ok(())
 }
 
 /// (RSS in KiB, threads) of a process, from /proc.
