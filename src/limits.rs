@@ -1,4 +1,5 @@
-//! The open-file limit, and how many pairs it allows (SPEC §1 `--max-connections`).
+//! The process's budgets — descriptors and memory mappings — and how many pairs they allow
+//! (SPEC §1 `--max-connections`).
 //!
 //! Every pair holds two descriptors (client and destination sockets). A proxy that accepts more
 //! pairs than it has descriptors for fails in the middle of a pair, at `connect`; it is better to
@@ -39,11 +40,6 @@ pub fn memory_map_limit() -> Option<u64> {
         .ok()
 }
 
-/// The most pairs `mappings` memory mappings can hold with headroom to spare (at least one).
-pub fn max_pairs_by_mappings(mappings: u64) -> u64 {
-    (mappings.saturating_sub(RESERVED_MAPPINGS) / MAPPINGS_PER_PAIR).max(1)
-}
-
 /// Raise the soft open-file limit to the hard limit and return the limit now in force.
 pub fn raise_open_file_limit() -> Option<u64> {
     let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
@@ -74,6 +70,74 @@ pub fn max_pairs(open_files: u64) -> u64 {
     (open_files.saturating_sub(RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_PAIR).max(1)
 }
 
+/// Descriptors left over once `pairs` pairs have their sockets (what splice's pipes may use).
+pub fn spare_descriptors(open_files: u64, pairs: u64) -> u64 {
+    open_files.saturating_sub(RESERVED_DESCRIPTORS + DESCRIPTORS_PER_PAIR * pairs)
+}
+
+/// One budget a pair draws on, for `--max-connections`' refusal message.
+struct Budget {
+    /// What runs out, as the message says it: "open files", "memory mappings".
+    what: &'static str,
+    /// The limit in force, and how the operator raises it.
+    limit: u64,
+    raise_with: &'static str,
+    reserved: u64,
+    per_pair: u64,
+}
+
+impl Budget {
+    fn max_pairs(&self) -> u64 {
+        (self.limit.saturating_sub(self.reserved) / self.per_pair).max(1)
+    }
+}
+
+/// `--max-connections` (`requested`), or as many pairs as every budget allows. A number some budget
+/// cannot honour is refused, naming it, rather than failing pairs halfway later (or, for mappings,
+/// aborting the process).
+pub fn choose_max_connections(
+    requested: Option<u32>,
+    open_files: Option<u64>,
+) -> Result<usize, String> {
+    let budgets: Vec<Budget> = [
+        open_files.map(|limit| Budget {
+            what: "open files",
+            limit,
+            raise_with: "ulimit -n",
+            reserved: RESERVED_DESCRIPTORS,
+            per_pair: DESCRIPTORS_PER_PAIR,
+        }),
+        memory_map_limit().map(|limit| Budget {
+            what: "memory mappings (vm.max_map_count)",
+            limit,
+            raise_with: "sysctl vm.max_map_count",
+            reserved: RESERVED_MAPPINGS,
+            per_pair: MAPPINGS_PER_PAIR,
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let Some(n) = requested.map(u64::from) else {
+        let allowed = budgets.iter().map(Budget::max_pairs).min();
+        return Ok(allowed.unwrap_or_else(|| max_pairs(1024)) as usize);
+    };
+    for budget in &budgets {
+        if n > budget.max_pairs() {
+            return Err(format!(
+                "--max-connections {n} needs {} {}, but the limit is {}; raise it ({}) or ask \
+                 for at most {}",
+                budget.reserved + budget.per_pair * n,
+                budget.what,
+                budget.limit,
+                budget.raise_with,
+                budget.max_pairs()
+            ));
+        }
+    }
+    Ok(n as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +151,13 @@ mod tests {
 
     #[test]
     fn pairs_fit_the_default_map_count() {
-        assert_eq!(max_pairs_by_mappings(65_530), 6_453);
+        let mappings = Budget {
+            what: "memory mappings",
+            limit: 65_530,
+            raise_with: "sysctl",
+            reserved: RESERVED_MAPPINGS,
+            per_pair: MAPPINGS_PER_PAIR,
+        };
+        assert_eq!(mappings.max_pairs(), 6_453);
     }
 }

@@ -77,7 +77,7 @@ fn run(options: &Options) -> Result<(), String> {
         options.log_file.as_deref(),
     )?;
     let open_files = limits::raise_open_file_limit();
-    let max_connections = choose_max_connections(options.max_connections, open_files)?;
+    let max_connections = limits::choose_max_connections(options.max_connections, open_files)?;
     let destination = Destination::resolve(&options.destination_host, options.destination_port)?;
     let listener = listener::bind(options.bind.as_deref(), options.listen_port)?;
     let listening = listener
@@ -113,50 +113,14 @@ fn run(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// `--max-connections`, or as many pairs as the open-file and memory-map limits allow; refuse a
-/// number a limit cannot honour rather than fail pairs halfway later (or, for mappings, abort).
-fn choose_max_connections(
-    requested: Option<u32>,
-    open_files: Option<u64>,
-) -> Result<usize, String> {
-    let by_files = open_files.map(limits::max_pairs);
-    let mappings = limits::memory_map_limit();
-    let by_mappings = mappings.map(limits::max_pairs_by_mappings);
-    let Some(n) = requested.map(u64::from) else {
-        let allowed = [by_files, by_mappings].into_iter().flatten().min();
-        return Ok(allowed.unwrap_or_else(|| limits::max_pairs(1024)) as usize);
-    };
-    if let (Some(allowed), Some(limit)) = (by_files, open_files) {
-        if n > allowed {
-            return Err(format!(
-                "--max-connections {n} needs {} open files, but the limit is {limit}; \
-                 raise it (ulimit -n) or ask for at most {allowed}",
-                limits::RESERVED_DESCRIPTORS + limits::DESCRIPTORS_PER_PAIR * n,
-            ));
-        }
-    }
-    if let (Some(allowed), Some(limit)) = (by_mappings, mappings) {
-        if n > allowed {
-            return Err(format!(
-                "--max-connections {n} needs about {} memory mappings, but vm.max_map_count is \
-                 {limit}; raise it (sysctl vm.max_map_count) or ask for at most {allowed}",
-                limits::RESERVED_MAPPINGS + limits::MAPPINGS_PER_PAIR * n,
-            ));
-        }
-    }
-    Ok(n as usize)
-}
-
 /// `--copy-mode`; splice gets the pipes the open-file limit has left after `max_connections`
 /// pairs' sockets (two descriptors per pipe).
 fn choose_copy_mode(mode: &str, max_connections: usize, open_files: Option<u64>) -> CopyMode {
     if mode != "splice" {
         return CopyMode::Copy;
     }
-    let open_files = open_files.unwrap_or(1024);
-    let for_pairs =
-        limits::RESERVED_DESCRIPTORS + limits::DESCRIPTORS_PER_PAIR * max_connections as u64;
-    let pipes = open_files.saturating_sub(for_pairs) / 2;
+    let spare = limits::spare_descriptors(open_files.unwrap_or(1024), max_connections as u64);
+    let pipes = spare / 2;
     info!("splice: up to {pipes} pipes (two per fully spliced pair), then copy");
     CopyMode::Splice(PipeBudget::new(pipes as usize))
 }

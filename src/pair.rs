@@ -31,7 +31,7 @@ use crate::live::Ticket;
 use crate::pump::{pump, CopyMode, Flow};
 use crate::report::{CloseReason, PairReport, Totals};
 
-/// Stack for each pair thread. The pump's buffer lives on the heap, and its deepest call (a log
+/// Stack for each pair thread. The pump's buffer is mapped separately, and its deepest call (a log
 /// line being formatted) needs a few KiB; 256 KiB leaves ample margin while reserving an eighth of
 /// the 2 MiB default, which matters at thousands of threads.
 pub const PAIR_STACK_SIZE: usize = 256 * 1024;
