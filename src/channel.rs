@@ -2,8 +2,8 @@
 //!
 //! The pump's loop (`pump.rs`) is the same either way: take what the source has, then give it all
 //! to the sink. Only the moving differs:
-//! - [`CopyBuffer`]: `read` into a 256 KiB buffer, `write` from it: every byte crosses into this
-//!   process and back out.
+//! - [`CopyBuffer`]: `read` into a 256 KiB buffer from the pool (`buffer.rs`), `write` from it:
+//!   every byte crosses into this process and back out.
 //! - [`SplicePipe`] (Linux): `splice(2)` from the source socket into a pipe, then from the pipe to
 //!   the sink socket. The bytes stay in the kernel (pages move, nothing is copied to us), and the
 //!   calls block and time out exactly like `read` and `write` (they honour the sockets'
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use nix::fcntl::{splice, OFlag, SpliceFFlags};
 use nix::unistd::pipe2;
 
-use crate::buffer::PageBuffer;
+use crate::buffer::{BufferPool, PoolBuffer};
 
 /// Bytes taken from the source at a time. 256 KiB, because fewer, larger calls move more bytes
 /// per syscall: with the copy, one stream went from 0.37x to 0.60x (client->server) and 0.37x to
@@ -43,16 +43,16 @@ pub trait Channel {
 
 /// The plain copy: a buffer in our memory.
 pub struct CopyBuffer {
-    pages: PageBuffer,
+    pages: PoolBuffer,
     /// Start of the bytes not yet given to the sink.
     start: usize,
 }
 
 impl CopyBuffer {
-    /// `None` when memory is short.
-    pub fn new() -> Option<Self> {
+    /// `None` when the pool has no free slot.
+    pub fn new(pool: &Arc<BufferPool>) -> Option<Self> {
         Some(CopyBuffer {
-            pages: PageBuffer::new(CHUNK)?,
+            pages: pool.take()?,
             start: 0,
         })
     }

@@ -10,7 +10,7 @@
 //! Descriptors are not the only budget. Every pair also costs memory mappings, and Linux allows a
 //! process `vm.max_map_count` of them (65,530 by default). A thread that cannot map its stack or
 //! its signal stack does not start — and when the signal stack is what fails, Rust's runtime aborts
-//! the whole process. Measured here, 10,000 idle pairs would need 100,000 mappings; so the default
+//! the whole process. Measured here, 10,000 idle pairs would need 80,000 mappings; so the default
 //! `--max-connections` respects both budgets, and a larger explicit value is refused.
 
 use log::debug;
@@ -24,9 +24,9 @@ pub const RESERVED_DESCRIPTORS: u64 = 32;
 pub const DESCRIPTORS_PER_PAIR: u64 = 2;
 
 /// Memory mappings one pair holds: for each of its two threads a stack, its guard page, the signal
-/// stack Rust's runtime gives every thread and that stack's guard; plus each direction's buffer.
-/// (Measured: 1,000 idle pairs added 10,019 lines to /proc/PID/maps.)
-pub const MAPPINGS_PER_PAIR: u64 = 10;
+/// stack Rust's runtime gives every thread and that stack's guard. (The buffers share one mapping,
+/// see `buffer.rs`; before that, 1,000 idle pairs added 10,019 lines to /proc/PID/maps.)
+pub const MAPPINGS_PER_PAIR: u64 = 8;
 
 /// Mappings kept back for everything else: the binary, its libraries, malloc's arenas, the log.
 pub const RESERVED_MAPPINGS: u64 = 1000;
@@ -158,6 +158,6 @@ mod tests {
             reserved: RESERVED_MAPPINGS,
             per_pair: MAPPINGS_PER_PAIR,
         };
-        assert_eq!(mappings.max_pairs(), 6_453);
+        assert_eq!(mappings.max_pairs(), 8_066);
     }
 }

@@ -12,7 +12,7 @@
 //! | `pair`        | one pair's lifecycle: connect, two threads, one log line             |
 //! | `pump`        | one direction's copy loop                                            |
 //! | `channel`     | how the pump holds bytes: a buffer (copy) or a pipe (splice)         |
-//! | `buffer`      | the copy's buffer: pages from the kernel, returned when it ends      |
+//! | `buffer`      | the copy's buffers: one mapping, a slot per pump, pages returned     |
 //! | `hang`        | the hang rule: stall and idle                                        |
 //! | `destination` | resolving and connecting to the destination                          |
 //! | `signals`     | SIGINT/SIGTERM                                                       |
@@ -48,6 +48,7 @@ use log::info;
 
 use crate::accept::Settings;
 use crate::allow::AllowList;
+use crate::buffer::BufferPool;
 use crate::channel::PipeBudget;
 use crate::cli::Options;
 use crate::destination::Destination;
@@ -104,7 +105,7 @@ fn run(options: &Options) -> Result<(), String> {
             connect_timeout: (!options.connect_timeout.is_zero())
                 .then_some(options.connect_timeout),
             hang_rule,
-            copy_mode: choose_copy_mode(&options.copy_mode, max_connections, open_files),
+            copy_mode: choose_copy_mode(&options.copy_mode, max_connections, open_files)?,
             totals: Totals::default(),
         }),
     };
@@ -113,16 +114,28 @@ fn run(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// `--copy-mode`; splice gets the pipes the open-file limit has left after `max_connections`
-/// pairs' sockets (two descriptors per pipe).
-fn choose_copy_mode(mode: &str, max_connections: usize, open_files: Option<u64>) -> CopyMode {
+/// `--copy-mode`: a buffer for each direction of every allowed pair (splice may still fall back to
+/// the copy); with splice, the pipes the open-file limit has left after `max_connections` pairs'
+/// sockets (two descriptors per pipe).
+fn choose_copy_mode(
+    mode: &str,
+    max_connections: usize,
+    open_files: Option<u64>,
+) -> Result<CopyMode, String> {
+    let buffers = BufferPool::new(2 * max_connections, channel::CHUNK)?;
     if mode != "splice" {
-        return CopyMode::Copy;
+        return Ok(CopyMode {
+            pipes: None,
+            buffers,
+        });
     }
     let spare = limits::spare_descriptors(open_files.unwrap_or(1024), max_connections as u64);
     let pipes = spare / 2;
     info!("splice: up to {pipes} pipes (two per fully spliced pair), then copy");
-    CopyMode::Splice(PipeBudget::new(pipes as usize))
+    Ok(CopyMode {
+        pipes: Some(PipeBudget::new(pipes as usize)),
+        buffers,
+    })
 }
 
 /// `10 s`, `0.5 s`, or `off` for a disabled timeout.

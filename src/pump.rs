@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use log::trace;
 
+use crate::buffer::BufferPool;
 use crate::channel::{Channel, CopyBuffer, PipeBudget, SplicePipe};
 use crate::direction::Direction;
 use crate::pair::Pair;
@@ -36,12 +37,12 @@ pub enum Flow {
 }
 
 /// How the pump moves bytes (`--copy-mode`).
-#[derive(Clone, Debug)]
-pub enum CopyMode {
-    /// splice(2) through a pipe from this budget, falling back to the copy when none is left.
-    Splice(Arc<PipeBudget>),
-    /// read(2) into a buffer and write(2) from it.
-    Copy,
+#[derive(Clone)]
+pub struct CopyMode {
+    /// With `--copy-mode splice`: splice(2) through a pipe from this budget while it lasts.
+    pub pipes: Option<Arc<PipeBudget>>,
+    /// Otherwise read(2) into a buffer from this pool and write(2) from it.
+    pub buffers: Arc<BufferPool>,
 }
 
 /// Relay `dir` of `pair` until the source's EOF or the pair's end.
@@ -49,15 +50,15 @@ pub fn pump(pair: &Pair, dir: Direction, mode: &CopyMode) -> Flow {
     let (Some(source), Some(sink)) = (pair.socket(dir.source()), pair.socket(dir.sink())) else {
         return Flow::Aborted; // not connected: nothing to relay
     };
-    if let CopyMode::Splice(budget) = mode {
+    if let Some(budget) = &mode.pipes {
         if let Some(pipe) = SplicePipe::new(budget) {
             return relay(pair, dir, source, sink, pipe);
         }
         trace!("no pipe for splice (budget spent or out of descriptors); copying instead");
     }
-    match CopyBuffer::new() {
+    match CopyBuffer::new(&mode.buffers) {
         Some(buffer) => relay(pair, dir, source, sink, buffer),
-        None => Flow::Stopped(CloseReason::OutOfResources("no memory for a buffer".into())),
+        None => Flow::Stopped(CloseReason::OutOfResources("no free buffer".into())),
     }
 }
 

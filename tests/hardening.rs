@@ -338,15 +338,15 @@ fn destination_that_never_answers_the_syn_is_given_up_after_the_connect_timeout(
 
 #[test]
 fn max_connections_beyond_the_memory_map_limit_is_refused_at_start() {
-    // Each pair needs about ten mappings (two thread stacks with guards and signal stacks, two
-    // buffers); asking for one pair more than vm.max_map_count allows must be refused, because
-    // a thread that cannot map its signal stack aborts the process.
+    // Each pair needs eight mappings (two thread stacks with guards, two signal stacks with
+    // guards; the buffers share one pool); asking for one pair more than vm.max_map_count allows
+    // must be refused, because a thread that cannot map its signal stack aborts the process.
     let map_count: u64 = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .expect("read vm.max_map_count")
         .trim()
         .parse()
         .expect("a number");
-    let too_many = (map_count - 1000) / 10 + 1;
+    let too_many = (map_count - 1000) / 8 + 1;
     let files = 32 + 2 * too_many + 100; // enough descriptors, so only the mappings can refuse
     let args_owned = ["--max-connections".to_string(), too_many.to_string()];
     let args: Vec<&str> = args_owned

@@ -272,6 +272,11 @@ fn scale(proxy: &Target, pairs: usize, lengths: &Lengths) -> io::Result<()> {
     let idle = workloads::idle_connections(proxy.addr, pairs)?;
     let opened = started.elapsed();
     let during = process_usage(pid);
+    let mappings = |pid: u32| {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        maps.lines().count()
+    };
+    let mappings_during = mappings(pid);
     let mut rtts = workloads::slow_pingers(
         proxy.addr,
         1000,
@@ -282,7 +287,8 @@ fn scale(proxy: &Target, pairs: usize, lengths: &Lengths) -> io::Result<()> {
     drop(idle);
     println!(
         "scale: {pairs} idle pairs through tcpproxy (opened in {:.1} s): RSS {} -> {} KiB \
-         ({:.1} KiB per pair), threads {} -> {}; then 1,000 pingers every 100 ms on top: p99 {p99:.1} ms",
+         ({:.1} KiB per pair), threads {} -> {}, memory mappings {mappings_during}; then 1,000 \
+         pingers every 100 ms on top: p99 {p99:.1} ms",
         opened.as_secs_f64(),
         before.0,
         during.0,
