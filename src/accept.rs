@@ -50,8 +50,7 @@ struct LogLimits {
 }
 
 /// Accept clients until a stop is requested, then end the live pairs.
-pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop) {
-    let mut live = LivePairs::new();
+pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop, mut live: LivePairs) {
     let mut logs = LogLimits {
         accept_errors: RateLimit::new(LOG_INTERVAL),
         denials: RateLimit::new(LOG_INTERVAL),
@@ -85,6 +84,7 @@ pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop) {
             break; // most likely our own knock; a real client is closed with the rest
         }
         if !settings.allow.permits(client_addr.ip()) {
+            settings.context.totals.count_refused();
             if let Some(held_back) = logs.denials.check() {
                 warn!("refused {client_addr}: not in --allow ({held_back} more refused since last report)");
             }

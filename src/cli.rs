@@ -78,12 +78,21 @@ pub struct Options {
     /// Write the log to this file instead of stderr (appended to)
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// Also log the live stats table every SECS seconds (0 = only on SIGUSR1) [default: 0]
+    #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
+    pub stats_interval: Option<Duration>,
 }
 
 impl Options {
     /// The idle rule's timeout: `--idle-timeout` if given, else `--timeout`.
     pub fn idle_timeout(&self) -> Duration {
         self.idle_timeout.unwrap_or(self.timeout)
+    }
+
+    /// How often to log the stats table unasked, if at all.
+    pub fn stats_interval(&self) -> Option<Duration> {
+        self.stats_interval.filter(|every| !every.is_zero())
     }
 }
 

@@ -91,7 +91,8 @@ impl HangClock {
         }
     }
 
-    fn now(&self) -> u64 {
+    /// Nanoseconds since the clock started: the time base of this pair's clocks and activity.
+    pub fn now(&self) -> u64 {
         // u64 nanoseconds last 584 years, longer than any connection.
         self.epoch.elapsed().as_nanos() as u64
     }

@@ -1,15 +1,17 @@
 //! The live pairs, as the main thread sees them: how many, and how to stop them all.
 //!
-//! The main thread owns this table alone, so it needs no lock. It holds only a *weak* reference to
-//! each pair: a pair's sockets belong to its threads and close the moment they finish, not when the
-//! main thread next looks. Each pair carries a [`Ticket`]; when its last thread ends, the ticket
-//! sends the pair's id down a crossbeam channel, and the main thread forgets the pair.
+//! The main thread alone changes this table; the stats thread (`stats.rs`) reads it. They share it
+//! under a mutex taken twice in a pair's life (admitted, forgotten) and once per stats report —
+//! never on the data path. It holds only a *weak* reference to each pair: a pair's sockets belong
+//! to its threads and close the moment they finish, not when the main thread next looks. Each pair
+//! carries a [`Ticket`]; when its last thread ends, the ticket sends the pair's id down a crossbeam
+//! channel, and the main thread forgets the pair.
 //!
 //! Blocking here: waiting for a pair to end when `--max-connections` is reached (woken by a ticket or
 //! by the stop signal), and the bounded wait for pairs to finish at shutdown.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Instant;
 
 use crossbeam_channel::{select, unbounded, Receiver, Sender};
@@ -30,9 +32,34 @@ impl Drop for Ticket {
     }
 }
 
+/// Live pairs by id (so a report lists them in the order they came).
+type Table = BTreeMap<u64, Weak<Pair>>;
+
+/// A read-only view of the table, for the stats thread.
+#[derive(Clone)]
+pub struct Directory {
+    table: Arc<Mutex<Table>>,
+}
+
+impl Directory {
+    /// The pairs alive right now, in id order.
+    pub fn live_pairs(&self) -> Vec<Arc<Pair>> {
+        lock(&self.table)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+}
+
+/// The lock cannot be poisoned by a panic halfway through a change (none of our changes can
+/// panic), so a poisoned table is still a good one.
+fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
+    table.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The main thread's table of live pairs.
 pub struct LivePairs {
-    pairs: HashMap<u64, Weak<Pair>>,
+    table: Arc<Mutex<Table>>,
     ended_sender: Sender<u64>,
     ended: Receiver<u64>,
 }
@@ -41,19 +68,25 @@ impl LivePairs {
     pub fn new() -> Self {
         let (ended_sender, ended) = unbounded();
         LivePairs {
-            pairs: HashMap::new(),
+            table: Arc::default(),
             ended_sender,
             ended,
         }
     }
 
+    pub fn directory(&self) -> Directory {
+        Directory {
+            table: Arc::clone(&self.table),
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        lock(&self.table).len()
     }
 
     /// Record a new pair; its ticket must travel with its threads.
     pub fn admit(&mut self, pair: &Arc<Pair>) -> Ticket {
-        self.pairs.insert(pair.id(), Arc::downgrade(pair));
+        lock(&self.table).insert(pair.id(), Arc::downgrade(pair));
         Ticket {
             id: pair.id(),
             ended: self.ended_sender.clone(),
@@ -62,18 +95,19 @@ impl LivePairs {
 
     /// Forget every pair whose ticket has come back.
     pub fn reap(&mut self) {
+        let mut table = lock(&self.table);
         for id in self.ended.try_iter() {
-            self.pairs.remove(&id);
+            table.remove(&id);
         }
     }
 
     /// Block until fewer than `max` pairs are live (`true`) or a stop is requested (`false`).
     pub fn wait_for_room(&mut self, max: usize, stop: &Receiver<()>) -> bool {
-        while self.pairs.len() >= max {
+        while self.len() >= max {
             select! {
                 recv(self.ended) -> id => {
                     if let Ok(id) = id {
-                        self.pairs.remove(&id);
+                        lock(&self.table).remove(&id);
                     }
                 }
                 recv(stop) -> _ => return false,
@@ -85,17 +119,17 @@ impl LivePairs {
     /// End every live pair and wait until `deadline` for their threads to finish. Returns how many
     /// did not (a thread blocked in `connect` cannot be woken; it ends with the process).
     pub fn shut_down_all(&mut self, deadline: Instant) -> usize {
-        for pair in self.pairs.values().filter_map(Weak::upgrade) {
+        for pair in self.directory().live_pairs() {
             pair.end(CloseReason::Shutdown);
         }
-        while !self.pairs.is_empty() {
+        while self.len() > 0 {
             match self.ended.recv_deadline(deadline) {
                 Ok(id) => {
-                    self.pairs.remove(&id);
+                    lock(&self.table).remove(&id);
                 }
                 Err(_) => break,
             }
         }
-        self.pairs.len()
+        self.len()
     }
 }

@@ -16,12 +16,14 @@
 //! | `hang`        | the hang rule: stall and idle                                        |
 //! | `destination` | resolving and connecting to the destination                          |
 //! | `signals`     | SIGINT/SIGTERM                                                       |
+//! | `stats`, `activity` | the live table on SIGUSR1: what each pump is doing              |
 //! | `report`      | why a pair closed, its log line, the totals                          |
 //! | `logging`, `limits`, `allow`, `ratelimit`, `direction` | small helpers                   |
 //!
 //! This file wires them together and turns start-up failures into one line and exit status 1.
 
 mod accept;
+mod activity;
 mod allow;
 mod buffer;
 mod channel;
@@ -38,6 +40,7 @@ mod pump;
 mod ratelimit;
 mod report;
 mod signals;
+mod stats;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -53,6 +56,7 @@ use crate::channel::PipeBudget;
 use crate::cli::Options;
 use crate::destination::Destination;
 use crate::hang::HangRule;
+use crate::live::LivePairs;
 use crate::pair::Context;
 use crate::pump::CopyMode;
 use crate::report::Totals;
@@ -73,6 +77,8 @@ fn main() -> ExitCode {
 }
 
 fn run(options: &Options) -> Result<(), String> {
+    // First, before any thread exists: every thread must inherit the blocked SIGUSR1.
+    stats::block_report_signal()?;
     logging::init(
         logging::level(options.quiet, options.verbose),
         options.log_file.as_deref(),
@@ -88,11 +94,26 @@ fn run(options: &Options) -> Result<(), String> {
     signals::install(Arc::clone(&stop), listening)?;
 
     let hang_rule = HangRule::new(options.timeout, options.idle_timeout());
+    let context = Arc::new(Context {
+        destination,
+        connect_timeout: (!options.connect_timeout.is_zero()).then_some(options.connect_timeout),
+        hang_rule,
+        copy_mode: choose_copy_mode(&options.copy_mode, max_connections, open_files)?,
+        totals: Totals::default(),
+    });
+    // Everything is in place before the listening line: whoever reads it may rely on all of it.
+    let live = LivePairs::new();
+    stats::start(
+        live.directory(),
+        Arc::clone(&context),
+        options.stats_interval(),
+    )?;
     info!(
-        "listening on {}, relaying to {destination} {:?}; timeout {}, idle timeout {}, \
+        "listening on {}, relaying to {} {:?}; timeout {}, idle timeout {}, \
          connect timeout {}, max {max_connections} pairs",
         listener::describe(&listener),
-        destination.addresses(),
+        context.destination,
+        context.destination.addresses(),
         seconds(options.timeout),
         seconds(options.idle_timeout()),
         seconds(options.connect_timeout),
@@ -100,16 +121,9 @@ fn run(options: &Options) -> Result<(), String> {
     let settings = Settings {
         allow: AllowList::new(options.allow.clone()),
         max_connections,
-        context: Arc::new(Context {
-            destination,
-            connect_timeout: (!options.connect_timeout.is_zero())
-                .then_some(options.connect_timeout),
-            hang_rule,
-            copy_mode: choose_copy_mode(&options.copy_mode, max_connections, open_files)?,
-            totals: Totals::default(),
-        }),
+        context,
     };
-    accept::serve(&listener, &settings, &stop);
+    accept::serve(&listener, &settings, &stop, live);
     info!("summary: {}", settings.context.totals);
     Ok(())
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
+use crate::activity::Activity;
 use crate::destination::Destination;
 use crate::direction::{Direction, Side};
 use crate::hang::{HangClock, HangRule};
@@ -57,6 +58,8 @@ pub struct Pair {
     reason: OnceLock<CloseReason>,
     /// Bytes delivered, per direction (indexed by `Direction::index`).
     delivered: [AtomicU64; 2],
+    /// What each direction's pump is doing, for the stats table.
+    activity: [Activity; 2],
     opened: Instant,
 }
 
@@ -70,6 +73,7 @@ impl Pair {
             clock: HangClock::start(rule),
             reason: OnceLock::new(),
             delivered: [AtomicU64::new(0), AtomicU64::new(0)],
+            activity: [Activity::new(), Activity::new()],
             opened: Instant::now(),
         }
     }
@@ -97,6 +101,27 @@ impl Pair {
 
     pub fn count_delivered(&self, dir: Direction, bytes: usize) {
         self.delivered[dir.index()].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn delivered(&self, dir: Direction) -> u64 {
+        self.delivered[dir.index()].load(Ordering::Relaxed)
+    }
+
+    pub fn activity(&self, dir: Direction) -> &Activity {
+        &self.activity[dir.index()]
+    }
+
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client_addr
+    }
+
+    /// The destination address connected to, once connected.
+    pub fn server_addr(&self) -> Option<SocketAddr> {
+        self.server.get().map(|(_, addr)| *addr)
+    }
+
+    pub fn age(&self) -> Duration {
+        self.opened.elapsed()
     }
 
     /// End the pair for `reason` and wake both threads. Only the first reason counts: anything
@@ -214,10 +239,10 @@ fn pump_and_report(pair: &Pair, dir: Direction, mode: &CopyMode) {
 /// Close both sockets, then say so: a reader of the log line may rely on the descriptors being gone.
 fn finish(pair: Arc<Pair>, context: &Context) {
     let reason = pair.reason.get().cloned().unwrap_or(CloseReason::BothEof);
-    let up = pair.delivered[Direction::ClientToServer.index()].load(Ordering::Relaxed);
-    let down = pair.delivered[Direction::ServerToClient.index()].load(Ordering::Relaxed);
-    let server = match pair.server.get() {
-        Some((_, addr)) => addr.to_string(),
+    let up = pair.delivered(Direction::ClientToServer);
+    let down = pair.delivered(Direction::ServerToClient);
+    let server = match pair.server_addr() {
+        Some(addr) => addr.to_string(),
         None => context.destination.to_string(),
     };
     let report = PairReport {
@@ -229,7 +254,7 @@ fn finish(pair: Arc<Pair>, context: &Context) {
         bytes_down: down,
         duration: pair.opened.elapsed(),
     };
-    context.totals.add_pair(up, down);
+    context.totals.add_pair(up, down, &reason);
     drop(pair); // the last strong reference: both sockets close here
     if reason.is_warning() {
         warn!("{report}");

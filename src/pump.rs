@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use log::trace;
 
+use crate::activity::State;
 use crate::buffer::BufferPool;
 use crate::channel::{Channel, CopyBuffer, PipeBudget, SplicePipe};
 use crate::direction::Direction;
@@ -45,8 +46,18 @@ pub struct CopyMode {
     pub buffers: Arc<BufferPool>,
 }
 
-/// Relay `dir` of `pair` until the source's EOF or the pair's end.
+/// Relay `dir` of `pair` until the source's EOF or the pair's end, saying so in its activity.
 pub fn pump(pair: &Pair, dir: Direction, mode: &CopyMode) -> Flow {
+    let flow = choose_channel_and_relay(pair, dir, mode);
+    let state = match flow {
+        Flow::Finished => State::HalfClosed,
+        Flow::Stopped(_) | Flow::Aborted => State::Done,
+    };
+    pair.activity(dir).finished(state);
+    flow
+}
+
+fn choose_channel_and_relay(pair: &Pair, dir: Direction, mode: &CopyMode) -> Flow {
     let (Some(source), Some(sink)) = (pair.socket(dir.source()), pair.socket(dir.sink())) else {
         return Flow::Aborted; // not connected: nothing to relay
     };
@@ -102,6 +113,7 @@ fn read_some(
     source: &TcpStream,
     channel: &mut impl Channel,
 ) -> Result<usize, Flow> {
+    pair.activity(dir).reading(pair.clock().now());
     loop {
         match channel.fill(source) {
             // A shutdown by the other thread also reads as EOF: the flag tells the two apart.
@@ -142,6 +154,7 @@ fn write_all(
     mut held: usize,
 ) -> Result<(), Flow> {
     pair.clock().write_started(dir);
+    pair.activity(dir).writing(pair.clock().now(), held);
     while held > 0 {
         match channel.drain(sink, held) {
             Ok(0) => {
@@ -154,6 +167,7 @@ fn write_all(
                 pair.count_delivered(dir, n);
                 trace!("wrote {n} bytes to {}", dir.sink());
                 held -= n;
+                pair.activity(dir).wrote(pair.clock().now(), held);
             }
             Err(e) if is_timeout(&e) => {
                 check_hang(pair)?;

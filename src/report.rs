@@ -114,19 +114,61 @@ impl fmt::Display for Bytes {
     }
 }
 
-/// Proxy-wide counters for the shutdown summary, updated once per pair as it ends.
+/// Proxy-wide counters for the shutdown summary and the stats table, updated once per pair as it
+/// ends (and once per refused client).
 #[derive(Debug, Default)]
 pub struct Totals {
     pairs_served: AtomicU64,
     bytes_up: AtomicU64,
     bytes_down: AtomicU64,
+    refused: AtomicU64,
+    stalls_toward_client: AtomicU64,
+    stalls_toward_server: AtomicU64,
+    idle: AtomicU64,
 }
 
 impl Totals {
-    pub fn add_pair(&self, bytes_up: u64, bytes_down: u64) {
+    pub fn add_pair(&self, bytes_up: u64, bytes_down: u64, reason: &CloseReason) {
         self.pairs_served.fetch_add(1, Ordering::Relaxed);
         self.bytes_up.fetch_add(bytes_up, Ordering::Relaxed);
         self.bytes_down.fetch_add(bytes_down, Ordering::Relaxed);
+        let hang_counter = match reason {
+            CloseReason::Hang(Hang::StallToward(Side::Client)) => &self.stalls_toward_client,
+            CloseReason::Hang(Hang::StallToward(Side::Server)) => &self.stalls_toward_server,
+            CloseReason::Hang(Hang::Idle) => &self.idle,
+            _ => return,
+        };
+        hang_counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client turned away by `--allow`.
+    pub fn count_refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn pairs_served(&self) -> u64 {
+        self.pairs_served.load(Ordering::Relaxed)
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Bytes delivered by pairs that have ended: (client to server, server to client).
+    pub fn bytes(&self) -> (u64, u64) {
+        (
+            self.bytes_up.load(Ordering::Relaxed),
+            self.bytes_down.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Pairs cut by the hang rule: (stall toward client, stall toward server, idle).
+    pub fn hangs(&self) -> (u64, u64, u64) {
+        (
+            self.stalls_toward_client.load(Ordering::Relaxed),
+            self.stalls_toward_server.load(Ordering::Relaxed),
+            self.idle.load(Ordering::Relaxed),
+        )
     }
 }
 

@@ -110,6 +110,35 @@ impl Proxy {
         }
     }
 
+    /// Ask for the stats table (SIGUSR1) and return its lines: the totals line, the header, then
+    /// one row per live pair (the record's lines arrive together).
+    pub fn stats_table(&mut self) -> Vec<String> {
+        self.log_so_far();
+        self.signal("USR1");
+        let mut table: Vec<String> = Vec::new();
+        let mut rows_expected = usize::MAX;
+        while table.len() < rows_expected {
+            let line = self.log.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+                panic!("no stats table; log so far:\n{}", self.seen.join("\n"))
+            });
+            self.seen.push(line.clone());
+            if table.is_empty() {
+                if let Some(live) = line.split("stats: ").nth(1) {
+                    let live: usize = live
+                        .split(' ')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .expect("live count");
+                    rows_expected = live + 2;
+                    table.push(line);
+                }
+            } else {
+                table.push(line);
+            }
+        }
+        table
+    }
+
     /// Every log line seen so far (after draining what has arrived).
     pub fn log_so_far(&mut self) -> Vec<String> {
         while let Ok(line) = self.log.try_recv() {
