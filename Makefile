@@ -28,12 +28,16 @@ test: lint build test-deps
 	$(CARGO) test --release --locked
 	scripts/test-scripts.sh
 
-# The lab test runs real telnet when it is installed; install it so that path is always tested.
+# The lab test runs real telnet, and the PROXY protocol test checks our headers against a real
+# HAProxy (`accept-proxy`); install both (Debian packages) so those paths are always tested.
 test-deps:
-	@command -v telnet >/dev/null || { \
-	    echo "installing telnet (Debian package) for the lab test"; \
-	    { apt-get update -qq && apt-get install -y -qq telnet; } >/dev/null || \
-	    { echo "cannot install telnet: run 'apt-get install telnet' as root"; exit 1; }; }
+	@missing=""; \
+	command -v telnet >/dev/null || missing="$$missing telnet"; \
+	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	[ -z "$$missing" ] || { \
+	    echo "installing$$missing (Debian packages) for the tests"; \
+	    { apt-get update -qq && apt-get install -y -qq $$missing; } >/dev/null || \
+	    { echo "cannot install$$missing: run 'apt-get install$$missing' as root"; exit 1; }; }
 
 # Speed, as ratios to a direct loopback connection measured in the same run (see README,
 # "Performance"). `make bench BENCH_ARGS=--quick` for a one-minute look.

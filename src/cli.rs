@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser};
 
 use crate::allow::Cidr;
+use crate::proxy_protocol::Version;
 
 /// The lab's 10-second hang rule, and the same patience for a slow destination.
 pub const DEFAULT_TIMEOUT_SECS: &str = "10";
@@ -82,6 +83,11 @@ pub struct Options {
     /// Also log the live stats table every SECS seconds (0 = only on SIGUSR1) [default: 0]
     #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
     pub stats_interval: Option<Duration>,
+
+    /// Begin each destination connection with a PROXY protocol header (v1 text, v2 binary)
+    /// carrying the client's address, for HAProxy's accept-proxy or nginx's proxy_protocol
+    #[arg(long, value_name = "VERSION", value_parser = proxy_version)]
+    pub send_proxy: Option<Version>,
 }
 
 impl Options {
@@ -122,6 +128,10 @@ fn destination_port(text: &str) -> Result<u16, String> {
 
 fn listen_port(text: &str) -> Result<u16, String> {
     port_number(text)
+}
+
+fn proxy_version(text: &str) -> Result<Version, String> {
+    Version::parse(text).ok_or_else(|| format!("'{text}' is not a PROXY protocol version (v1, v2)"))
 }
 
 /// Seconds as a whole or decimal number (`10`, `0.5`), never negative.
@@ -180,6 +190,7 @@ mod tests {
             &["tcpproxy", "--allow", "10.0.0.0/33", "h", "80", "1"],
             &["tcpproxy", "-v", "-q", "h", "80", "1"],
             &["tcpproxy", "--max-connections", "0", "h", "80", "1"],
+            &["tcpproxy", "--send-proxy", "v3", "h", "80", "1"],
         ] {
             assert!(Options::try_parse_from(args).is_err(), "{args:?}");
         }

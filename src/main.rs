@@ -15,6 +15,7 @@
 //! | `buffer`      | the copy's buffers: one mapping, a slot per pump, pages returned     |
 //! | `hang`        | the hang rule: stall and idle                                        |
 //! | `destination` | resolving and connecting to the destination                          |
+//! | `proxy_protocol` | the PROXY protocol header (`--send-proxy`)                        |
 //! | `signals`     | SIGINT/SIGTERM                                                       |
 //! | `stats`, `activity` | the live table on SIGUSR1: what each pump is doing              |
 //! | `report`      | why a pair closed, its log line, the totals                          |
@@ -36,6 +37,7 @@ mod listener;
 mod live;
 mod logging;
 mod pair;
+mod proxy_protocol;
 mod pump;
 mod ratelimit;
 mod report;
@@ -100,6 +102,7 @@ fn run(options: &Options) -> Result<(), String> {
         hang_rule,
         copy_mode: choose_copy_mode(&options.copy_mode, max_connections, open_files)?,
         totals: Totals::default(),
+        send_proxy: options.send_proxy,
     });
     // Everything is in place before the listening line: whoever reads it may rely on all of it.
     let live = LivePairs::new();

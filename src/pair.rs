@@ -16,6 +16,7 @@
 //! Shutting down rather than closing is deliberate: the descriptors stay valid (and cannot be reused
 //! for another connection) until the last thread lets go of the pair and the sockets drop.
 
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -29,6 +30,7 @@ use crate::destination::Destination;
 use crate::direction::{Direction, Side};
 use crate::hang::{HangClock, HangRule};
 use crate::live::Ticket;
+use crate::proxy_protocol;
 use crate::pump::{pump, CopyMode, Flow};
 use crate::report::{CloseReason, PairReport, Totals};
 
@@ -46,6 +48,8 @@ pub struct Context {
     pub hang_rule: HangRule,
     pub copy_mode: CopyMode,
     pub totals: Totals,
+    /// `--send-proxy`: the PROXY protocol header to begin each destination connection with.
+    pub send_proxy: Option<proxy_protocol::Version>,
 }
 
 /// One client, its destination connection once made, and the state both threads share.
@@ -181,7 +185,9 @@ fn thread_for(id: u64, dir: Direction) -> thread::Builder {
 fn run(pair: Arc<Pair>, context: &Context) {
     debug!("pair {} open: client {}", pair.id, pair.client_addr);
     match context.destination.connect(context.connect_timeout) {
-        Ok((stream, addr)) => match prepare_sockets(&pair.client, &stream, &pair.clock) {
+        Ok((stream, addr)) => match prepare_sockets(&pair.client, &stream, &pair.clock)
+            .and_then(|()| introduce_client(&pair.client, &stream, context.send_proxy))
+        {
             Ok(()) if pair.attach_server(stream, addr) => relay(&pair, addr, &context.copy_mode),
             Ok(()) => {}
             Err(e) => pair.end(CloseReason::Error(Side::Server, e.to_string())),
@@ -206,6 +212,25 @@ fn prepare_sockets(
         socket.set_write_timeout(clock.write_timeout())?;
     }
     Ok(())
+}
+
+/// `--send-proxy`: tell the destination who the client is before any of the client's bytes. A
+/// fresh connection's send buffer is empty, so the header goes out in one write at once.
+fn introduce_client(
+    client: &TcpStream,
+    server: &TcpStream,
+    version: Option<proxy_protocol::Version>,
+) -> std::io::Result<()> {
+    let Some(version) = version else {
+        return Ok(());
+    };
+    let header = proxy_protocol::header(version, client.peer_addr()?, client.local_addr()?);
+    (&*server).write_all(&header).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot send the PROXY protocol header: {e}"),
+        )
+    })
 }
 
 /// Both ends exist: pump both directions at once, one per thread.

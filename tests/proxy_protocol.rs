@@ -1,0 +1,220 @@
+//! `--send-proxy v1|v2`: the destination hears who the client is, byte-exact, before the client's
+//! own bytes — checked against the specification's layout, and against HAProxy's `accept-proxy`
+//! when HAProxy is installed (`make test-deps` installs it).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+
+/// A client of a proxy started with `proxy_args` and listening on `ip`; the client sends `hello`.
+/// Returns what the destination connection carries (to read from), the client's address and the
+/// address it connected to.
+fn through_proxy(proxy_args: &[&str], ip: &str) -> (Proxy, TcpStream, SocketAddr, SocketAddr) {
+    let (server, accepted) = holding_server();
+    let mut args = proxy_args.to_vec();
+    args.extend(["--bind", ip]);
+    let proxy = Proxy::start(server, &args);
+    let proxy_addr = SocketAddr::new(ip.parse().expect("ip"), proxy.port);
+    let mut client = TcpStream::connect(proxy_addr).expect("connect");
+    client.write_all(b"hello").expect("send");
+    let client_addr = client.local_addr().expect("client addr");
+    let at_server = accepted.recv().expect("the pair reaches the server");
+    at_server.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    std::mem::forget(client); // keep it open until the test ends (the process exit closes it)
+    (proxy, at_server, client_addr, proxy_addr)
+}
+
+fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
+    let mut got = vec![0u8; len];
+    stream.read_exact(&mut got).expect("header and hello");
+    got
+}
+
+#[test]
+fn v1_ipv4_header_comes_before_the_clients_bytes() {
+    let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v1"], "127.0.0.1");
+    let expected = format!(
+        "PROXY TCP4 127.0.0.1 127.0.0.1 {} {}\r\nhello",
+        client.port(),
+        proxy.port()
+    );
+    let got = read_exactly(&mut server, expected.len());
+    assert_eq!(String::from_utf8_lossy(&got), expected);
+}
+
+#[test]
+fn v1_ipv6_header() {
+    let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v1"], "::1");
+    let expected = format!(
+        "PROXY TCP6 ::1 ::1 {} {}\r\nhello",
+        client.port(),
+        proxy.port()
+    );
+    let got = read_exactly(&mut server, expected.len());
+    assert_eq!(String::from_utf8_lossy(&got), expected);
+}
+
+/// The v2 header for TCP over `client`'s family, laid out by hand from the specification.
+fn v2_expected(client: SocketAddr, proxy: SocketAddr) -> Vec<u8> {
+    let mut out = vec![
+        0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, // signature
+        0x21, // version 2, command PROXY
+    ];
+    match (client.ip(), proxy.ip()) {
+        (IpAddr::V4(c), IpAddr::V4(p)) => {
+            out.extend([0x11, 0x00, 12]);
+            out.extend(c.octets());
+            out.extend(p.octets());
+        }
+        (IpAddr::V6(c), IpAddr::V6(p)) => {
+            out.extend([0x21, 0x00, 36]);
+            out.extend(c.octets());
+            out.extend(p.octets());
+        }
+        _ => panic!("mixed families"),
+    }
+    out.extend(client.port().to_be_bytes());
+    out.extend(proxy.port().to_be_bytes());
+    out.extend(b"hello");
+    out
+}
+
+#[test]
+fn v2_ipv4_and_ipv6_headers_are_byte_exact() {
+    for ip in ["127.0.0.1", "::1"] {
+        let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v2"], ip);
+        let expected = v2_expected(client, proxy);
+        assert_eq!(read_exactly(&mut server, expected.len()), expected, "{ip}");
+    }
+}
+
+#[test]
+fn without_the_option_the_destination_hears_only_the_client() {
+    let (_proxy, mut server, _, _) = through_proxy(&[], "127.0.0.1");
+    assert_eq!(read_exactly(&mut server, 5), b"hello");
+}
+
+/// HAProxy in front of nothing: it reads the PROXY header (`accept-proxy`) and answers each HTTP
+/// request with the client address it believes in. Killed (by pid) on drop.
+struct Haproxy {
+    child: Child,
+    addr: SocketAddr,
+    _config: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Haproxy {
+    fn start() -> Option<Haproxy> {
+        let binary = [
+            "/usr/sbin/haproxy",
+            "/usr/bin/haproxy",
+            "/usr/local/sbin/haproxy",
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())?;
+        // We bind the port and hand HAProxy the socket (fd@3): no race for a free port.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let dir = std::env::temp_dir().join(format!(
+            "tcpproxy-haproxy-{}-{}",
+            std::process::id(),
+            addr.port()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let config = dir.join("haproxy.cfg");
+        std::fs::write(
+            &config,
+            "defaults\n  mode http\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\n\
+             frontend from_tcpproxy\n  bind fd@3 accept-proxy\n  \
+             http-request return status 200 content-type text/plain lf-string \"%[src] %[src_port] %[dst] %[dst_port]\"\n",
+        )
+        .expect("write config");
+        let fd = listener.as_raw_fd();
+        let mut command = Command::new(binary);
+        command
+            .args(["-db", "-q", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        // SAFETY: dup2 and fcntl are async-signal-safe. The socket moves to descriptor 3 and
+        // loses close-on-exec there (dup2 onto itself would keep the flag, hence the fcntl), so
+        // HAProxy inherits exactly this one socket.
+        unsafe {
+            command.pre_exec(move || {
+                if (fd != 3 && libc::dup2(fd, 3) < 0) || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("start haproxy");
+        Some(Haproxy {
+            child,
+            addr,
+            _config: tempdir::Dir(dir),
+        })
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Ask HAProxy, through tcpproxy, whom it thinks it is talking to.
+fn haproxy_sees(version: &str, ip: &str) -> Option<(String, String)> {
+    let haproxy = Haproxy::start()?;
+    let args = ["--send-proxy", version, "--bind", ip];
+    let proxy = Proxy::start(haproxy.addr, &args);
+    let proxy_addr = SocketAddr::new(ip.parse().expect("ip"), proxy.port);
+    let mut client = TcpStream::connect(proxy_addr).expect("connect");
+    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    client
+        .write_all(b"GET / HTTP/1.0\r\n\r\n")
+        .expect("request");
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).expect("answer");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    let client_addr = client.local_addr().expect("addr");
+    let expected = format!(
+        "{} {} {} {}",
+        client_addr.ip(),
+        client_addr.port(),
+        proxy_addr.ip(),
+        proxy_addr.port()
+    );
+    Some((body, expected))
+}
+
+#[test]
+fn haproxy_accept_proxy_believes_v1_and_v2() {
+    for (version, ip) in [
+        ("v1", "127.0.0.1"),
+        ("v2", "127.0.0.1"),
+        ("v1", "::1"),
+        ("v2", "::1"),
+    ] {
+        let Some((seen, expected)) = haproxy_sees(version, ip) else {
+            eprintln!("haproxy is not installed (make test-deps installs it): skipped");
+            return;
+        };
+        assert_eq!(seen, expected, "{version} over {ip}");
+    }
+}
