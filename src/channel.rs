@@ -39,6 +39,8 @@ pub trait Channel {
     fn fill(&mut self, source: &TcpStream) -> io::Result<usize>;
     /// Give up to `held` of the bytes held to `sink`, oldest first; how many went.
     fn drain(&mut self, sink: &TcpStream, held: usize) -> io::Result<usize>;
+    /// The `held` bytes just filled, if they are in our memory (for `--dump`); a pipe's are not.
+    fn bytes(&self, held: usize) -> Option<&[u8]>;
 }
 
 /// The plain copy: a buffer in our memory.
@@ -68,6 +70,10 @@ impl Channel for CopyBuffer {
         let sent = (&*sink).write(&self.pages[self.start..self.start + held])?;
         self.start += sent;
         Ok(sent)
+    }
+
+    fn bytes(&self, held: usize) -> Option<&[u8]> {
+        self.pages.get(self.start..self.start + held)
     }
 }
 
@@ -152,5 +158,9 @@ impl Channel for SplicePipe {
             SpliceFFlags::SPLICE_F_MOVE,
         )
         .map_err(io::Error::from)
+    }
+
+    fn bytes(&self, _held: usize) -> Option<&[u8]> {
+        None
     }
 }

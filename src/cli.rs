@@ -84,6 +84,11 @@ pub struct Options {
     #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
     pub stats_interval: Option<Duration>,
 
+    /// Record every pair's bytes: into files DIR/pair-ID-c2s.bin and DIR/pair-ID-s2c.bin (DIR
+    /// must hold no earlier dump), or with '-' as an annotated hex dump in the log
+    #[arg(long, value_name = "DIR|-")]
+    pub dump: Option<PathBuf>,
+
     /// Begin each destination connection with a PROXY protocol header (v1 text, v2 binary)
     /// carrying the client's address, for HAProxy's accept-proxy or nginx's proxy_protocol
     #[arg(long, value_name = "VERSION", value_parser = proxy_version)]

@@ -14,7 +14,7 @@ pub enum Side {
 }
 
 /// One direction of a pair; each has its own thread and its own buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
     ClientToServer,
     ServerToClient,

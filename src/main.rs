@@ -18,6 +18,7 @@
 //! | `proxy_protocol` | the PROXY protocol header (`--send-proxy`)                        |
 //! | `signals`     | SIGINT/SIGTERM                                                       |
 //! | `stats`, `activity` | the live table on SIGUSR1: what each pump is doing              |
+//! | `dump`        | `--dump`: a copy of the traffic, to files or the log                 |
 //! | `report`      | why a pair closed, its log line, the totals                          |
 //! | `logging`, `limits`, `allow`, `ratelimit`, `direction` | small helpers                   |
 //!
@@ -31,6 +32,7 @@ mod channel;
 mod cli;
 mod destination;
 mod direction;
+mod dump;
 mod hang;
 mod limits;
 mod listener;
@@ -46,7 +48,7 @@ mod stats;
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use log::info;
@@ -57,12 +59,17 @@ use crate::buffer::BufferPool;
 use crate::channel::PipeBudget;
 use crate::cli::Options;
 use crate::destination::Destination;
+use crate::dump::Dumper;
 use crate::hang::HangRule;
 use crate::live::LivePairs;
 use crate::pair::Context;
 use crate::pump::CopyMode;
 use crate::report::Totals;
 use crate::signals::Stop;
+
+/// How long a stop waits for the dump to catch up: with the pairs' own grace (0.7 s), still
+/// inside SPEC §5's one second.
+const DUMP_FLUSH_GRACE: Duration = Duration::from_millis(250);
 
 /// Exit status for a fatal start-up error (SPEC §1); clap itself exits 2 for a bad command line.
 const EXIT_STARTUP_FAILED: u8 = 1;
@@ -100,7 +107,7 @@ fn run(options: &Options) -> Result<(), String> {
         destination,
         connect_timeout: (!options.connect_timeout.is_zero()).then_some(options.connect_timeout),
         hang_rule,
-        copy_mode: choose_copy_mode(&options.copy_mode, max_connections, open_files)?,
+        copy_mode: choose_copy_mode(options, max_connections, open_files)?,
         totals: Totals::default(),
         send_proxy: options.send_proxy,
     });
@@ -127,31 +134,42 @@ fn run(options: &Options) -> Result<(), String> {
         context,
     };
     accept::serve(&listener, &settings, &stop, live);
+    if let Some(dump) = &settings.context.copy_mode.dump {
+        // The pairs are gone; what they read must reach the dump before we exit.
+        dump.flush(Instant::now() + DUMP_FLUSH_GRACE);
+    }
     info!("summary: {}", settings.context.totals);
     Ok(())
 }
 
-/// `--copy-mode`: a buffer for each direction of every allowed pair (splice may still fall back to
-/// the copy); with splice, the pipes the open-file limit has left after `max_connections` pairs'
-/// sockets (two descriptors per pipe).
+/// `--copy-mode` and `--dump`: a buffer for each direction of every allowed pair (splice may still
+/// fall back to the copy); with splice, the pipes the open-file limit has left after
+/// `max_connections` pairs' sockets (two descriptors per pipe).
 fn choose_copy_mode(
-    mode: &str,
+    options: &Options,
     max_connections: usize,
     open_files: Option<u64>,
 ) -> Result<CopyMode, String> {
     let buffers = BufferPool::new(2 * max_connections, channel::CHUNK)?;
-    if mode != "splice" {
-        return Ok(CopyMode {
-            pipes: None,
-            buffers,
-        });
+    let dump = match &options.dump {
+        Some(path) => Some(Dumper::start(dump::Target::prepare(path)?)?),
+        None => None,
+    };
+    let mut pipes = None;
+    if options.copy_mode == "splice" && dump.is_some() {
+        info!("--dump needs the bytes in our memory: copying instead of splicing");
+    } else if options.copy_mode == "splice" {
+        let spare = limits::spare_descriptors(open_files.unwrap_or(1024), max_connections as u64);
+        info!(
+            "splice: up to {} pipes (two per fully spliced pair), then copy",
+            spare / 2
+        );
+        pipes = Some(PipeBudget::new((spare / 2) as usize));
     }
-    let spare = limits::spare_descriptors(open_files.unwrap_or(1024), max_connections as u64);
-    let pipes = spare / 2;
-    info!("splice: up to {pipes} pipes (two per fully spliced pair), then copy");
     Ok(CopyMode {
-        pipes: Some(PipeBudget::new(pipes as usize)),
+        pipes,
         buffers,
+        dump,
     })
 }
 

@@ -23,6 +23,7 @@ use crate::activity::State;
 use crate::buffer::BufferPool;
 use crate::channel::{Channel, CopyBuffer, PipeBudget, SplicePipe};
 use crate::direction::Direction;
+use crate::dump::{Dumper, Tap};
 use crate::pair::Pair;
 use crate::report::CloseReason;
 
@@ -44,6 +45,9 @@ pub struct CopyMode {
     pub pipes: Option<Arc<PipeBudget>>,
     /// Otherwise read(2) into a buffer from this pool and write(2) from it.
     pub buffers: Arc<BufferPool>,
+    /// `--dump`: a copy of every byte read goes here (the bytes must pass through our memory, so
+    /// `pipes` is then `None`).
+    pub dump: Option<Arc<Dumper>>,
 }
 
 /// Relay `dir` of `pair` until the source's EOF or the pair's end, saying so in its activity.
@@ -61,14 +65,15 @@ fn choose_channel_and_relay(pair: &Pair, dir: Direction, mode: &CopyMode) -> Flo
     let (Some(source), Some(sink)) = (pair.socket(dir.source()), pair.socket(dir.sink())) else {
         return Flow::Aborted; // not connected: nothing to relay
     };
+    let tap = mode.dump.as_deref().map(|d| Tap::new(d, pair.id(), dir));
     if let Some(budget) = &mode.pipes {
         if let Some(pipe) = SplicePipe::new(budget) {
-            return relay(pair, dir, source, sink, pipe);
+            return relay(pair, dir, source, sink, pipe, tap);
         }
         trace!("no pipe for splice (budget spent or out of descriptors); copying instead");
     }
     match CopyBuffer::new(&mode.buffers) {
-        Some(buffer) => relay(pair, dir, source, sink, buffer),
+        Some(buffer) => relay(pair, dir, source, sink, buffer, tap),
         None => Flow::Stopped(CloseReason::OutOfResources("no free buffer".into())),
     }
 }
@@ -80,6 +85,7 @@ fn relay(
     source: &TcpStream,
     sink: &TcpStream,
     mut channel: impl Channel,
+    mut tap: Option<Tap>,
 ) -> Flow {
     loop {
         let n = match read_some(pair, dir, source, &mut channel) {
@@ -87,6 +93,9 @@ fn relay(
             Ok(n) => n,
             Err(flow) => return flow,
         };
+        if let (Some(tap), Some(bytes)) = (&mut tap, channel.bytes(n)) {
+            tap.copy(bytes); // never blocks: a dump that falls behind drops instead
+        }
         if let Err(flow) = write_all(pair, dir, sink, &mut channel, n) {
             return flow;
         }

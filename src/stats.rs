@@ -116,6 +116,9 @@ fn table(pairs: &[Arc<Pair>], context: &Context) -> String {
         Bytes(down),
         thread_count().map_or("?".into(), |n| n.to_string()),
     );
+    if let Some(dump) = &context.copy_mode.dump {
+        let _ = write!(out, "; dump dropped {}", Bytes(dump.dropped_bytes()));
+    }
     let header = [
         "pair",
         "client",

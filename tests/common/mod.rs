@@ -191,7 +191,7 @@ impl Drop for Proxy {
     }
 }
 
-fn listening_port(line: &str) -> u16 {
+pub fn listening_port(line: &str) -> u16 {
     let after = line.split("listening on ").nth(1).expect("listening line");
     let addr: SocketAddr = after
         .split_whitespace()

@@ -1,0 +1,225 @@
+//! `--dump DIR|-`: byte-exact files per pair and direction, a socat-style hex dump in the log, and
+//! a dump that falls behind drops (and says so) instead of stalling the relay.
+
+mod common;
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A fresh directory under the system's temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let unique = format!(
+            "tcpproxy-{name}-{}-{:?}",
+            std::process::id(),
+            Instant::now()
+        );
+        let path = std::env::temp_dir().join(unique.replace([' ', ':', '.', '{', '}', ','], ""));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn files_hold_exactly_the_bytes_each_way() {
+    dump_to_files(&[]);
+}
+
+#[test]
+fn splice_gives_way_to_the_copy_when_dumping() {
+    dump_to_files(&["--copy-mode", "splice"]);
+}
+
+fn dump_to_files(extra_args: &[&str]) {
+    let dir = TempDir::new("dump");
+    let upload = random_bytes(1, 300_000);
+    let download = random_bytes(2, 1_100_000);
+    let expected_up = upload.clone();
+    let answer = download.clone();
+    let server = serve(move |mut s| {
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got); // the whole upload, until the client's half-close
+        assert_eq!(got, expected_up);
+        let _ = s.write_all(&answer);
+    });
+    let dump_dir = dir.0.join("out"); // created by the proxy
+    let mut args = vec!["-v", "--dump", dump_dir.to_str().expect("utf-8")];
+    args.extend(extra_args);
+    let mut proxy = Proxy::start(server, &args);
+    let received = round_trip_with_half_close(proxy.connect(), upload.clone());
+    assert_eq!(received.len(), download.len());
+    proxy.wait_for_log("dump: pair 1 c->s: 300000 bytes");
+    proxy.wait_for_log("dump: pair 1 s->c: 1100000 bytes");
+    let c2s = std::fs::read(dump_dir.join("pair-1-c2s.bin")).expect("c2s file");
+    let s2c = std::fs::read(dump_dir.join("pair-1-s2c.bin")).expect("s2c file");
+    assert!(c2s == upload, "c->s dump differs ({} bytes)", c2s.len());
+    assert!(s2c == download, "s->c dump differs ({} bytes)", s2c.len());
+}
+
+#[test]
+fn a_silent_direction_gets_an_empty_file() {
+    let dir = TempDir::new("dump-empty");
+    let mut proxy = Proxy::start(
+        echo_server(),
+        &["-v", "--dump", dir.0.to_str().expect("utf-8")],
+    );
+    drop(proxy.connect()); // connects and leaves without a byte
+    proxy.wait_for_log("dump: pair 1 s->c");
+    proxy.wait_for_log("dump: pair 1 c->s");
+    for name in ["pair-1-c2s.bin", "pair-1-s2c.bin"] {
+        let len = std::fs::metadata(dir.0.join(name)).expect(name).len();
+        assert_eq!(len, 0, "{name}");
+    }
+}
+
+#[test]
+fn a_directory_with_an_earlier_dump_is_refused() {
+    let dir = TempDir::new("dump-used");
+    std::fs::write(dir.0.join("pair-1-c2s.bin"), b"precious").expect("write");
+    let (status, stderr) = run_to_exit(&[
+        "--dump",
+        dir.0.to_str().expect("utf-8"),
+        "127.0.0.1",
+        "80",
+        "0",
+    ]);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("already holds a dump (pair-1-c2s.bin)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(dir.0.join("pair-1-c2s.bin")).expect("kept"),
+        b"precious"
+    );
+}
+
+#[test]
+fn dash_dumps_annotated_hex_to_the_log() {
+    let mut proxy = Proxy::start(echo_server(), &["--dump", "-"]);
+    let mut client = proxy.connect();
+    ping(&mut client, b"hi\x00\xff there, proxy");
+    let header = proxy.wait_for_log("dump: pair 1 c->s > ");
+    assert!(header.ends_with("length=17 from=0 to=16"), "{header}");
+    let stamp = header.split("> ").nth(1).expect("timestamp");
+    assert!(stamp.starts_with("20") && stamp.contains('T'), "{header}");
+    proxy.wait_for_log(
+        "  00000000  68 69 00 ff 20 74 68 65  72 65 2c 20 70 72 6f 78  hi.. there, prox",
+    );
+    proxy.wait_for_log("  00000010  79                                                y");
+    proxy.wait_for_log("dump: pair 1 s->c > ");
+}
+
+/// The proxy, logging into a FIFO that the test reads only when it wants to.
+struct ProxyLoggingToFifo {
+    child: Child,
+    log: BufReader<File>,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl ProxyLoggingToFifo {
+    fn start(destination: SocketAddr, args: &[&str]) -> ProxyLoggingToFifo {
+        let dir = TempDir::new("fifo");
+        let fifo = dir.0.join("log");
+        let c_path = CString::new(fifo.as_os_str().as_bytes()).expect("path");
+        // SAFETY: a valid C string; mkfifo touches nothing else.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+        let child = Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
+            .args(args)
+            .arg("--log-file")
+            .arg(&fifo)
+            .args([
+                destination.ip().to_string(),
+                destination.port().to_string(),
+                "0".into(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tcpproxy");
+        let mut log = BufReader::new(File::open(&fifo).expect("open the FIFO")); // waits for the proxy
+        let mut line = String::new();
+        while !line.contains("listening on ") {
+            line.clear();
+            assert!(log.read_line(&mut line).expect("read log") > 0, "log ended");
+        }
+        let port = listening_port(&line);
+        ProxyLoggingToFifo {
+            child,
+            log,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for ProxyLoggingToFifo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_dump_that_falls_behind_drops_with_a_warning_instead_of_stalling() {
+    const SIZE: usize = 64 * 1024 * 1024;
+    let server = serve(|mut s| {
+        let chunk = vec![b'z'; 1024 * 1024];
+        for _ in 0..SIZE / chunk.len() {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let mut proxy = ProxyLoggingToFifo::start(server, &["--timeout", "60", "--dump", "-"]);
+    // Nobody reads the log now: the dump thread soon blocks writing it, like a full disk.
+    let started = Instant::now();
+    let mut client = TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect");
+    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    client.shutdown(Shutdown::Write).expect("half-close");
+    let got = drain(&mut client);
+    let took = started.elapsed();
+    eprintln!("64 MiB relayed in {took:?} while the log was blocked");
+    assert_eq!(got, SIZE, "the relay went on although the dump could not");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    // Now read the log: the dump catches up and owns up to what it dropped.
+    let reader = thread::spawn(move || {
+        let mut line = String::new();
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < give_up {
+            line.clear();
+            if proxy.log.read_line(&mut line).unwrap_or(0) == 0 {
+                return None;
+            }
+            if line.contains("the dump of pair 1 s->c is missing") {
+                return Some(line.clone());
+            }
+        }
+        None
+    });
+    let warning = reader
+        .join()
+        .expect("reader")
+        .expect("a warning about the dropped bytes");
+    assert!(warning.contains("of 64.0 MiB"), "{warning}");
+    assert!(!warning.contains("missing 0 B"), "{warning}");
+}
