@@ -114,6 +114,22 @@ OK_TOOK=$(elapsed "$OK_STARTED")
 grep -a -v -e '^Trying' -e '^Connected' -e '^Escape' "$OK_OUT" | sed 's/^/    /'
 say "ok arrived in ${OK_TOOK} s: the proxy is not hung by the frozen client"
 
+if [ -z "$PROXY_CMD" ]; then
+    # Later in the freeze, so the blocked time is worth reading; still well before the cut.
+    STATS_AT=$(awk -v t="$TIMEOUT" 'BEGIN { printf "%.2f", t * 0.7 }')
+    wait_for '! at_most "$(elapsed "$BACKED_UP_AT")" "$STATS_AT"' $((${TIMEOUT%.*} + 2))
+    step "The proxy's own view, ${STATS_AT} s after the data backed up: kill -USR1 $PROXY_PID"
+    kill -USR1 "$PROXY_PID"
+    wait_for 'grep -q "stats: " "$PROXY_LOG"' 2 || fail "no stats table in the log after SIGUSR1"
+    STATS=$(awk '/\(stats *\) stats: / { p = 1; print; next } p && /^  / { print; next } p { exit }' "$PROXY_LOG" |
+        sed 's/^.*(stats *) //; s/^/    /')
+    say "$STATS"
+    printf '%s\n' "$STATS" | grep -Eq '^ +1 .*reading .*writing, blocked [0-9.]+ s, .* pending' ||
+        fail "the table does not show pair 1 reading from client 1 and blocked writing to it"
+    say "pair 1: its c->s thread waits in read() for client 1, its s->c thread is blocked in"
+    say "write() toward client 1, holding the bytes client 1 does not take; pair 2 (ok) is long gone"
+fi
+
 step "Waiting for the hang rule to cut the frozen pair (timeout ${TIMEOUT} s)"
 LIMIT=$(awk -v t="$TIMEOUT" 'BEGIN { print t + 1 }')
 wait_for '[ "$(established_on "$PROXY_PORT")" -eq 0 ]' $((${TIMEOUT%.*} + 5)) ||
