@@ -10,6 +10,7 @@
 //! | `accept`      | the accept loop (the main thread's whole job)                        |
 //! | `live`        | the main thread's table of live pairs; `--max-connections`; shutdown |
 //! | `pair`        | one pair's lifecycle: connect, two threads, one log line             |
+//! | `workers`     | pair threads: started, or reused after parking                       |
 //! | `pump`        | one direction's copy loop                                            |
 //! | `channel`     | how the pump holds bytes: a buffer (copy) or a pipe (splice)         |
 //! | `buffer`      | the copy's buffers: one mapping, a slot per pump, pages returned     |
@@ -45,6 +46,7 @@ mod ratelimit;
 mod report;
 mod signals;
 mod stats;
+mod workers;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -66,6 +68,7 @@ use crate::pair::Context;
 use crate::pump::CopyMode;
 use crate::report::Totals;
 use crate::signals::Stop;
+use crate::workers::Workers;
 
 /// How long a stop waits for the dump to catch up: with the pairs' own grace (0.7 s), still
 /// inside SPEC §5's one second.
@@ -110,6 +113,7 @@ fn run(options: &Options) -> Result<(), String> {
         copy_mode: choose_copy_mode(options, max_connections, open_files)?,
         totals: Totals::default(),
         send_proxy: options.send_proxy,
+        workers: Workers::new(pair::PAIR_STACK_SIZE),
     });
     // Everything is in place before the listening line: whoever reads it may rely on all of it.
     let live = LivePairs::new();

@@ -2,16 +2,17 @@
 //!
 //! The main thread creates a [`Pair`] around a freshly accepted client and calls [`spawn`]; it never
 //! touches the pair's sockets again (except to shut them down when the proxy stops). Everything else
-//! happens on the pair's own two threads:
+//! happens on the pair's own two threads (parked ones reused, or new ones: `workers.rs`):
 //!
 //! ```text
-//!   main ──spawn──▶ "pair 17 c->s": connect to the destination ──spawn──▶ "pair 17 s->c"
+//!   main ──start──▶ "pair 17 c->s": connect to the destination ──start──▶ "pair 17 s->c"
 //!                        │ pump client → server                              │ pump server → client
-//!                        │ join ◀────────────────────────────────────────────┘
+//!                        │ wait for "done" ◀─────────────────────────────────┘
 //!                        └ log one line, give the slot back
 //! ```
 //!
-//! Blocking in here: `connect` (bounded by `--connect-timeout`), the two pumps, and the join. What
+//! Blocking in here: `connect` (bounded by `--connect-timeout`), the two pumps, and the wait for the
+//! s->c thread's "done". What
 //! wakes them: [`Pair::end`], which shuts both sockets down so every blocked call returns at once.
 //! Shutting down rather than closing is deliberate: the descriptors stay valid (and cannot be reused
 //! for another connection) until the last thread lets go of the pair and the sockets drop.
@@ -20,9 +21,9 @@ use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::thread;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{bounded, Sender};
 use log::{debug, info, warn};
 
 use crate::activity::Activity;
@@ -33,6 +34,7 @@ use crate::live::Ticket;
 use crate::proxy_protocol;
 use crate::pump::{pump, CopyMode, Flow};
 use crate::report::{CloseReason, PairReport, Totals};
+use crate::workers::Workers;
 
 /// Stack for each pair thread. The pump's buffer lives in the pool, and its deepest call (a trace
 /// line being formatted) needs a few KiB: measured, a pump thread touches 8 KiB of its stack. The
@@ -50,6 +52,8 @@ pub struct Context {
     pub totals: Totals,
     /// `--send-proxy`: the PROXY protocol header to begin each destination connection with.
     pub send_proxy: Option<proxy_protocol::Version>,
+    /// The pair threads, running and parked.
+    pub workers: Arc<Workers>,
 }
 
 /// One client, its destination connection once made, and the state both threads share.
@@ -164,21 +168,21 @@ impl Pair {
 /// Start the pair's first thread. If the OS refuses, the pair (and its client) is dropped and the
 /// ticket goes back with it; the caller logs.
 pub fn spawn(pair: Arc<Pair>, context: Arc<Context>, ticket: Ticket) -> std::io::Result<()> {
-    thread_for(pair.id, Direction::ClientToServer)
-        .spawn(move || {
+    let workers = Arc::clone(&context.workers);
+    workers.run(
+        thread_label(pair.id, Direction::ClientToServer),
+        move || {
             // Dropped last, even if a pump panics: the main thread then knows the slot is free.
             let _ticket = ticket;
             run(pair, &context);
-        })
-        .map(drop)
+        },
+    )
 }
 
-/// A thread for one direction of pair `id`, named `pair 17 c->s`: what `top -H`, gdb and a panic
-/// message will call it.
-fn thread_for(id: u64, dir: Direction) -> thread::Builder {
-    thread::Builder::new()
-        .name(format!("pair {id} {}", dir.arrow()))
-        .stack_size(PAIR_STACK_SIZE)
+/// The name of the thread serving one direction of pair `id`, `pair 17 c->s`: what the log, `top
+/// -H` and /proc call it while it does.
+fn thread_label(id: u64, dir: Direction) -> String {
+    format!("pair {id} {}", dir.arrow())
 }
 
 /// The whole life of a pair, on its `c->s` thread.
@@ -188,7 +192,7 @@ fn run(pair: Arc<Pair>, context: &Context) {
         Ok((stream, addr)) => match prepare_sockets(&pair.client, &stream, &pair.clock)
             .and_then(|()| introduce_client(&pair.client, &stream, context.send_proxy))
         {
-            Ok(()) if pair.attach_server(stream, addr) => relay(&pair, addr, &context.copy_mode),
+            Ok(()) if pair.attach_server(stream, addr) => relay(&pair, addr, context),
             Ok(()) => {}
             Err(e) => pair.end(CloseReason::Error(Side::Server, e.to_string())),
         },
@@ -234,23 +238,53 @@ fn introduce_client(
 }
 
 /// Both ends exist: pump both directions at once, one per thread.
-fn relay(pair: &Arc<Pair>, server_addr: SocketAddr, mode: &CopyMode) {
+fn relay(pair: &Arc<Pair>, server_addr: SocketAddr, context: &Context) {
     debug!("pair {} connected to {server_addr}", pair.id);
+    // The s->c thread says when it is done (and whether it finished, or panicked) on this channel:
+    // it may be a reused thread, so there is no handle to join.
+    let (done, finished) = bounded::<bool>(1);
     let other = Arc::clone(pair);
-    let other_mode = mode.clone();
-    let downstream = thread_for(pair.id, Direction::ServerToClient)
-        .spawn(move || pump_and_report(&other, Direction::ServerToClient, &other_mode));
-    let downstream = match downstream {
-        Ok(handle) => handle,
-        Err(e) => return pair.end(CloseReason::OutOfResources(format!("no thread: {e}"))),
-    };
-    pump_and_report(pair, Direction::ClientToServer, mode);
-    if downstream.join().is_err() {
+    let mode = context.copy_mode.clone();
+    let downstream = context.workers.run(
+        thread_label(pair.id, Direction::ServerToClient),
+        move || {
+            let report = DoneReport {
+                done,
+                finished: false,
+            };
+            pump_and_report(&other, Direction::ServerToClient, &mode);
+            report.finished();
+        },
+    );
+    if let Err(e) = downstream {
+        return pair.end(CloseReason::OutOfResources(format!("no thread: {e}")));
+    }
+    pump_and_report(pair, Direction::ClientToServer, &context.copy_mode);
+    if finished.recv() != Ok(true) {
         // The pump panicked (a bug); the panic message is already on stderr. Free the client.
         pair.end(CloseReason::Error(
             Side::Server,
             "relay thread panicked".into(),
         ));
+    }
+}
+
+/// Tells the c->s thread that s->c is over, also when it unwinds from a panic.
+struct DoneReport {
+    done: Sender<bool>,
+    finished: bool,
+}
+
+impl DoneReport {
+    fn finished(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for DoneReport {
+    fn drop(&mut self) {
+        // The receiver waits in `relay` until this arrives; it cannot be gone.
+        let _ = self.done.send(self.finished);
     }
 }
 

@@ -108,13 +108,15 @@ fn table(pairs: &[Arc<Pair>], context: &Context) -> String {
     let (stall_client, stall_server, idle) = totals.hangs();
     let mut out = format!(
         "stats: {} pairs live, {} served; {} refused by --allow; hangs cut: {stall_client} stall \
-         toward client, {stall_server} stall toward server, {idle} idle; up {}, down {}; {} threads",
+         toward client, {stall_server} stall toward server, {idle} idle; up {}, down {}; {} threads \
+         ({} parked)",
         pairs.len(),
         totals.pairs_served(),
         totals.refused(),
         Bytes(up),
         Bytes(down),
         thread_count().map_or("?".into(), |n| n.to_string()),
+        context.workers.parked(),
     );
     if let Some(dump) = &context.copy_mode.dump {
         let _ = write!(out, "; dump dropped {}", Bytes(dump.dropped_bytes()));

@@ -133,7 +133,11 @@ fn totals_count_refusals_hangs_and_served_pairs() {
         "{}",
         table[0]
     );
-    assert!(table[0].ends_with(" threads"), "{}", table[0]);
+    assert!(
+        table[0].contains(" threads (") && table[0].ends_with(" parked)"),
+        "{}",
+        table[0]
+    );
 }
 
 /// How many stats reports the log holds so far.

@@ -255,7 +255,7 @@ fn measure(target: &Target, lengths: &Lengths) -> io::Result<Figures> {
 /// RSS (KiB) and threads each idle pair adds to process `pid`, over 1,000 idle pairs.
 fn idle_pair_cost(addr: SocketAddr, pid: u32) -> io::Result<(f64, f64)> {
     const PAIRS: usize = 1000;
-    let before = process_usage(pid);
+    let before = settled_usage(pid);
     let idle = workloads::idle_connections(addr, PAIRS)?;
     let during = process_usage(pid);
     drop(idle);
@@ -267,7 +267,7 @@ fn idle_pair_cost(addr: SocketAddr, pid: u32) -> io::Result<(f64, f64)> {
 /// top of them.
 fn scale(proxy: &Target, pairs: usize, lengths: &Lengths) -> io::Result<()> {
     let pid = proxy.process.as_ref().map_or(0, Child::id);
-    let before = process_usage(pid);
+    let before = settled_usage(pid);
     let started = Instant::now();
     let idle = workloads::idle_connections(proxy.addr, pairs)?;
     let opened = started.elapsed();
@@ -297,6 +297,24 @@ fn scale(proxy: &Target, pairs: usize, lengths: &Lengths) -> io::Result<()> {
         during.1,
     );
     Ok(())
+}
+
+/// Usage once the process is quiet: tcpproxy keeps finished pair threads parked for 2 s in case
+/// new pairs come, and threads that new pairs reuse would hide the cost of a pair. So wait until the
+/// thread count has not changed for 3 s (at most 10 s).
+fn settled_usage(pid: u32) -> (u64, u64) {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    let mut usage = process_usage(pid);
+    let mut unchanged_since = Instant::now();
+    while unchanged_since.elapsed() < Duration::from_secs(3) && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = process_usage(pid);
+        if now.1 != usage.1 {
+            unchanged_since = Instant::now();
+        }
+        usage = now;
+    }
+    usage
 }
 
 /// (RSS in KiB, threads) of a process, from /proc.
