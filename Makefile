@@ -8,7 +8,7 @@ CARGO  ?= cargo
 PREFIX ?= /usr/local
 BIN    := target/release/tcpproxy
 
-.PHONY: all build demo test test-deps lint soak bench clean install
+.PHONY: all build demo test test-deps lint soak bench bench-deps clean install
 
 all: build
 
@@ -44,6 +44,10 @@ test-deps:
 BENCH_ARGS ?=
 bench: build
 	scripts/bench.sh $(BENCH_ARGS)
+
+# The peers `make bench BENCH_ARGS=--peers` compares with (Debian packages; not needed otherwise).
+bench-deps:
+	apt-get update -qq && apt-get install -y -qq socat haproxy nginx libnginx-mod-stream >/dev/null
 
 # Ten minutes of mixed load with random faults against the release build; one summary line.
 # Not part of `make test`. `make soak SOAK_SECONDS=60` for a shorter run.

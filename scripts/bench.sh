@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# make bench: measure tcpproxy against a direct loopback connection (and socat with --peers, when
-# installed), and print a markdown table headed by the date and the machine.
+# make bench: measure tcpproxy against a direct loopback connection (and, with --peers, socat,
+# HAProxy and nginx's stream proxy, those installed: `make bench-deps`), and print a markdown table
+# headed by the date and the machine.
 #
 # Usage: scripts/bench.sh [--quick] [--rounds N] [--peers]
-#   default: 3 interleaved rounds, under 5 minutes; --quick: 1 short round, under a minute.
+#   default: 3 interleaved rounds, under 5 minutes; --quick: 1 short round, under a minute
+#   (each peer adds about a third).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x target/release/bench ] && [ -x target/release/tcpproxy ] || { echo "run 'make' first" >&2; exit 1; }

@@ -1,5 +1,5 @@
 //! bench: `make bench` — how fast is tcpproxy, compared with a direct loopback connection measured
-//! in the same run (and with socat, when installed and asked for)?
+//! in the same run (and with socat, HAProxy and nginx, when installed and asked for)?
 //!
 //! Every figure is measured against each target in turn, round after round (direct, tcpproxy,
 //! peers, then again), so a machine that gets busier during the run affects all of them alike; the
@@ -8,6 +8,7 @@
 //!
 //! Usage: bench [--quick] [--rounds N] [--peers] [--proxy PATH] [--scale N]
 
+mod peers;
 mod workloads;
 
 use std::io;
@@ -32,7 +33,7 @@ struct Options {
     /// threads, then the p99 of 1,000 pingers among them
     #[arg(long, value_name = "N")]
     scale: Option<usize>,
-    /// Also measure socat, if installed
+    /// Also measure socat, HAProxy and nginx (stream), those that are installed
     #[arg(long)]
     peers: bool,
     /// The tcpproxy binary to measure
@@ -49,7 +50,7 @@ struct Lengths {
 }
 
 /// One thing measured through: a name, an address, and the process behind it (none for direct).
-struct Target {
+pub(crate) struct Target {
     name: String,
     addr: SocketAddr,
     process: Option<Child>,
@@ -153,18 +154,9 @@ fn run(options: &Options) -> io::Result<()> {
             args
         },
     )?);
-    if options.peers && which("socat") {
-        targets.push(start_proxy(
-            "socat",
-            Command::new("socat"),
-            backend,
-            |port, backend| {
-                vec![
-                    format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,backlog=4096"),
-                    format!("TCP:127.0.0.1:{backend}"),
-                ]
-            },
-        )?);
+    let scratch = peers::Scratch::new()?;
+    if options.peers {
+        targets.extend(peers::start_all(backend, &scratch)?);
     }
     if let Some(pairs) = options.scale {
         return scale(&targets[1], pairs, &lengths);
@@ -180,16 +172,8 @@ fn run(options: &Options) -> io::Result<()> {
     Ok(())
 }
 
-fn which(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Start a proxy on a free loopback port in front of `backend`, and wait until it accepts.
-fn start_proxy(
+pub(crate) fn start_proxy(
     name: &str,
     mut command: Command,
     backend: SocketAddr,
@@ -318,7 +302,35 @@ fn settled_usage(pid: u32) -> (u64, u64) {
 }
 
 /// (RSS in KiB, threads) of a process, from /proc.
+/// Summed over the process and its descendants: nginx's workers and socat's per-connection
+/// children are where their memory is.
 fn process_usage(pid: u32) -> (u64, u64) {
+    let (mut rss, mut threads) = one_process_usage(pid);
+    for child in children(pid) {
+        let (child_rss, child_threads) = process_usage(child);
+        rss += child_rss;
+        threads += child_threads;
+    }
+    (rss, threads)
+}
+
+/// The children of every thread of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+fn one_process_usage(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
