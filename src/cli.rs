@@ -186,6 +186,17 @@ mod tests {
     }
 
     #[test]
+    fn stats_interval_zero_means_only_on_signal() {
+        let parse = |v: &str| {
+            Options::try_parse_from(["tcpproxy", "--stats-interval", v, "h", "1", "0"])
+                .unwrap()
+                .stats_interval()
+        };
+        assert_eq!(parse("0"), None);
+        assert_eq!(parse("2.5"), Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         for args in [
             &["tcpproxy", "h", "0", "1"][..],
@@ -196,6 +207,8 @@ mod tests {
             &["tcpproxy", "-v", "-q", "h", "80", "1"],
             &["tcpproxy", "--max-connections", "0", "h", "80", "1"],
             &["tcpproxy", "--send-proxy", "v3", "h", "80", "1"],
+            &["tcpproxy", "--stats-interval", "-1", "h", "80", "1"],
+            &["tcpproxy", "--dump", "h", "80", "1"],
         ] {
             assert!(Options::try_parse_from(args).is_err(), "{args:?}");
         }
