@@ -11,7 +11,7 @@
 #                               [--proxy CMD] [--big-size BYTES] [--trace]
 #   --timeout T     the proxy's hang timeout (default 10, the lab's)
 #   --client        telnet (fed through a FIFO, frozen with SIGSTOP), or fallback (bash's /dev/tcp
-#                   and cat); auto uses telnet when installed
+#                   and a bash read loop); auto uses telnet when installed
 #   --keep          leave the demo server and proxy running afterwards, to explore
 #   --trace         run tcpproxy with -vv and show what its threads did (see README, "Watch blocking I/O")
 #   --proxy CMD     test another proxy with the same interface: CMD DEST_HOST DEST_PORT LISTEN_PORT
