@@ -42,12 +42,11 @@ pub struct Directory {
 }
 
 impl Directory {
-    /// The pairs alive right now, in id order.
-    pub fn live_pairs(&self) -> Vec<Arc<Pair>> {
-        lock(&self.table)
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect()
+    /// The pairs alive right now, in id order, as weak references: a reader upgrades one at a time
+    /// and lets go at once, because a pair's sockets close when its last strong reference goes,
+    /// and its close line promises they are gone.
+    pub fn live_pairs(&self) -> Vec<Weak<Pair>> {
+        lock(&self.table).values().cloned().collect()
     }
 }
 
@@ -119,7 +118,12 @@ impl LivePairs {
     /// End every live pair and wait until `deadline` for their threads to finish. Returns how many
     /// did not (a thread blocked in `connect` cannot be woken; it ends with the process).
     pub fn shut_down_all(&mut self, deadline: Instant) -> usize {
-        for pair in self.directory().live_pairs() {
+        for pair in self
+            .directory()
+            .live_pairs()
+            .iter()
+            .filter_map(Weak::upgrade)
+        {
             pair.end(CloseReason::Shutdown);
         }
         while self.len() > 0 {

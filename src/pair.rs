@@ -12,10 +12,10 @@
 //! ```
 //!
 //! Blocking in here: `connect` (bounded by `--connect-timeout`), the two pumps, and the wait for the
-//! s->c thread's "done". What
-//! wakes them: [`Pair::end`], which shuts both sockets down so every blocked call returns at once.
-//! Shutting down rather than closing is deliberate: the descriptors stay valid (and cannot be reused
-//! for another connection) until the last thread lets go of the pair and the sockets drop.
+//! s->c thread's "done". What wakes them: [`Pair::end`], which shuts both sockets down so every
+//! blocked call returns at once. Shutting down rather than closing is deliberate: the descriptors
+//! stay valid (and cannot be reused for another connection) until the last thread lets go of the
+//! pair and the sockets drop.
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -252,7 +252,11 @@ fn relay(pair: &Arc<Pair>, server_addr: SocketAddr, context: &Context) {
                 done,
                 finished: false,
             };
-            pump_and_report(&other, Direction::ServerToClient, &mode);
+            // Declared after `report`, so dropped before it even in a panic: this thread lets go
+            // of the pair (and maybe its sockets) before c->s hears "done" and writes the log line.
+            let pair = other;
+            pump_and_report(&pair, Direction::ServerToClient, &mode);
+            drop(pair);
             report.finished();
         },
     );

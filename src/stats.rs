@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 use std::os::fd::AsFd;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -98,19 +98,29 @@ fn report_forever(
 }
 
 /// The whole report: a totals line, then one aligned row per live pair.
-fn table(pairs: &[Arc<Pair>], context: &Context) -> String {
+fn table(pairs: &[Weak<Pair>], context: &Context) -> String {
+    // Each pair is held only while its row is read (see `Directory::live_pairs`).
+    let rows: Vec<([String; 8], u64, u64)> = pairs
+        .iter()
+        .filter_map(Weak::upgrade)
+        .map(|pair| {
+            let up = pair.delivered(Direction::ClientToServer);
+            let down = pair.delivered(Direction::ServerToClient);
+            (row(&pair, context), up, down)
+        })
+        .collect();
     let totals = &context.totals;
     let (mut up, mut down) = totals.bytes();
-    for pair in pairs {
-        up += pair.delivered(Direction::ClientToServer);
-        down += pair.delivered(Direction::ServerToClient);
+    for (_, pair_up, pair_down) in &rows {
+        up += pair_up;
+        down += pair_down;
     }
     let (stall_client, stall_server, idle) = totals.hangs();
     let mut out = format!(
         "stats: {} pairs live, {} served; {} refused by --allow; hangs cut: {stall_client} stall \
          toward client, {stall_server} stall toward server, {idle} idle; up {}, down {}; {} threads \
          ({} parked)",
-        pairs.len(),
+        rows.len(),
         totals.pairs_served(),
         totals.refused(),
         Bytes(up),
@@ -131,15 +141,16 @@ fn table(pairs: &[Arc<Pair>], context: &Context) -> String {
         "c->s",
         "s->c",
     ];
-    let mut rows = vec![header.map(String::from)];
-    rows.extend(pairs.iter().map(|pair| row(pair, context)));
+    let lines: Vec<[String; 8]> = std::iter::once(header.map(String::from))
+        .chain(rows.into_iter().map(|(cells, _, _)| cells))
+        .collect();
     let mut widths = [0; 8];
-    for row in &rows {
+    for row in &lines {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    for row in &rows {
+    for row in &lines {
         let mut line = String::from("\n ");
         for (cell, width) in row.iter().zip(widths) {
             let _ = write!(line, " {cell:<width$} ");
