@@ -303,7 +303,7 @@ fn hex_dump(pair: u64, dir: Direction, offset: u64, at: SystemTime, bytes: &[u8]
     let when = OffsetDateTime::from(at)
         .format(&Rfc3339)
         .unwrap_or_else(|_| "?".into());
-    let last = offset + bytes.len() as u64 - 1;
+    let last = (offset + bytes.len() as u64).saturating_sub(1);
     let mut out = format!(
         "dump: pair {pair} {} > {when} length={} from={offset} to={last}",
         dir.arrow(),
