@@ -37,27 +37,17 @@ fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
 }
 
 #[test]
-fn v1_ipv4_header_comes_before_the_clients_bytes() {
-    let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v1"], "127.0.0.1");
-    let expected = format!(
-        "PROXY TCP4 127.0.0.1 127.0.0.1 {} {}\r\nhello",
-        client.port(),
-        proxy.port()
-    );
-    let got = read_exactly(&mut server, expected.len());
-    assert_eq!(String::from_utf8_lossy(&got), expected);
-}
-
-#[test]
-fn v1_ipv6_header() {
-    let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v1"], "::1");
-    let expected = format!(
-        "PROXY TCP6 ::1 ::1 {} {}\r\nhello",
-        client.port(),
-        proxy.port()
-    );
-    let got = read_exactly(&mut server, expected.len());
-    assert_eq!(String::from_utf8_lossy(&got), expected);
+fn v1_header_comes_before_the_clients_bytes_over_ipv4_and_ipv6() {
+    for (ip, family) in [("127.0.0.1", "TCP4"), ("::1", "TCP6")] {
+        let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v1"], ip);
+        let expected = format!(
+            "PROXY {family} {ip} {ip} {} {}\r\nhello",
+            client.port(),
+            proxy.port()
+        );
+        let got = read_exactly(&mut server, expected.len());
+        assert_eq!(String::from_utf8_lossy(&got), expected);
+    }
 }
 
 /// The v2 header for TCP over `client`'s family, laid out by hand from the specification.
@@ -105,17 +95,7 @@ fn without_the_option_the_destination_hears_only_the_client() {
 struct Haproxy {
     child: Child,
     addr: SocketAddr,
-    _config: tempdir::Dir,
-}
-
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    _config: TempDir,
 }
 
 impl Haproxy {
@@ -130,13 +110,8 @@ impl Haproxy {
         // We bind the port and hand HAProxy the socket (fd@3): no race for a free port.
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let dir = std::env::temp_dir().join(format!(
-            "tcpproxy-haproxy-{}-{}",
-            std::process::id(),
-            addr.port()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let config = dir.join("haproxy.cfg");
+        let dir = TempDir::new("haproxy");
+        let config = dir.0.join("haproxy.cfg");
         std::fs::write(
             &config,
             "defaults\n  mode http\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\n\
@@ -166,7 +141,7 @@ impl Haproxy {
         Some(Haproxy {
             child,
             addr,
-            _config: tempdir::Dir(dir),
+            _config: dir,
         })
     }
 }

@@ -530,3 +530,23 @@ fn answer_or_reset(mut stream: TcpStream) {
     let reader = stream.try_clone().expect("clone");
     let _ = std::io::copy(&mut &reader, &mut stream);
 }
+
+/// A fresh directory under the system's temp dir, named after the test's purpose, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(purpose: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("tcpproxy-{purpose}-{}-{n}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
