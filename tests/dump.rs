@@ -106,7 +106,7 @@ fn dash_dumps_annotated_hex_to_the_log() {
 
 /// The proxy, logging into a FIFO that the test reads only when it wants to.
 struct ProxyLoggingToFifo {
-    child: Child,
+    _child: KillOnDrop,
     log: BufReader<File>,
     port: u16,
     _dir: TempDir,
@@ -133,6 +133,8 @@ impl ProxyLoggingToFifo {
             .stderr(Stdio::null())
             .spawn()
             .expect("start tcpproxy");
+        // Guarded at once: if reading the log fails below, the proxy must not outlive the test.
+        let child = KillOnDrop(child);
         let mut log = BufReader::new(File::open(&fifo).expect("open the FIFO")); // waits for the proxy
         let mut line = String::new();
         while !line.contains("listening on ") {
@@ -141,7 +143,7 @@ impl ProxyLoggingToFifo {
         }
         let port = listening_port(&line);
         ProxyLoggingToFifo {
-            child,
+            _child: child,
             log,
             port,
             _dir: dir,
@@ -149,10 +151,13 @@ impl ProxyLoggingToFifo {
     }
 }
 
-impl Drop for ProxyLoggingToFifo {
+/// A child process killed (by pid) and reaped when this goes out of scope, also in a panic.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -18,6 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
 
 /// Measure tcpproxy against a direct loopback connection.
 #[derive(Parser)]
@@ -57,11 +59,21 @@ pub(crate) struct Target {
 }
 
 impl Drop for Target {
+    /// SIGTERM first, so a peer with worker processes (nginx) takes them down with it; SIGKILL
+    /// only if it has not gone within two seconds.
     fn drop(&mut self) {
-        if let Some(child) = &mut self.process {
-            let _ = child.kill();
-            let _ = child.wait();
+        let Some(child) = &mut self.process else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
         }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20)); // no event to wait on for another's exit
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
