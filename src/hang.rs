@@ -104,16 +104,21 @@ impl HangClock {
         self.last_progress.store(self.now(), Ordering::Relaxed);
     }
 
-    /// `dir` is about to write: its stall timer starts now.
-    pub fn write_started(&self, dir: Direction) {
-        self.writing_since[dir.index()].store(self.now(), Ordering::Relaxed);
+    /// `dir` is about to write: its stall timer starts now. Returns the time it read, so the
+    /// pump's activity (`activity.rs`) can use it rather than read the clock again.
+    pub fn write_started(&self, dir: Direction) -> u64 {
+        let now = self.now();
+        self.writing_since[dir.index()].store(now, Ordering::Relaxed);
+        now
     }
 
     /// `dir`'s write just moved bytes: the pair is not idle, and the stall timer restarts.
-    pub fn write_progress(&self, dir: Direction) {
+    /// Returns the time it read, as `write_started` does.
+    pub fn write_progress(&self, dir: Direction) -> u64 {
         let now = self.now();
         self.last_progress.store(now, Ordering::Relaxed);
         self.writing_since[dir.index()].store(now, Ordering::Relaxed);
+        now
     }
 
     /// `dir` has delivered everything it held: it cannot stall until its next write.

@@ -162,8 +162,8 @@ fn write_all(
     channel: &mut impl Channel,
     mut held: usize,
 ) -> Result<(), Flow> {
-    pair.clock().write_started(dir);
-    pair.activity(dir).writing(pair.clock().now(), held);
+    let started = pair.clock().write_started(dir);
+    pair.activity(dir).writing(started, held);
     while held > 0 {
         match channel.drain(sink, held) {
             Ok(0) => {
@@ -172,11 +172,11 @@ fn write_all(
             }
             Ok(n) => {
                 // A partial write is progress: a slow reader is not a stalled one.
-                pair.clock().write_progress(dir);
+                let moved_at = pair.clock().write_progress(dir);
                 pair.count_delivered(dir, n);
                 trace!("wrote {n} bytes to {}", dir.sink());
                 held -= n;
-                pair.activity(dir).wrote(pair.clock().now(), held);
+                pair.activity(dir).wrote(moved_at, held);
             }
             Err(e) if is_timeout(&e) => {
                 check_hang(pair)?;
