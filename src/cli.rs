@@ -1,4 +1,4 @@
-//! The command line (SPEC §1): `tcpproxy [OPTIONS] <destination-host> <destination-port> <listen-port>`.
+//! The command line: `tcpproxy [OPTIONS] <destination-host> <destination-port> <listen-port>`.
 //!
 //! This module owns turning `argv` into a checked [`Options`] value. Every value is validated here,
 //! so the rest of the program never sees a port of 0 where one is needed or a negative timeout. We use
@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
-use crate::allow::Cidr;
-use crate::proxy_protocol::Version;
+use crate::error::ArgError;
+use crate::front_door::allow::Cidr;
+use crate::relay::proxy_protocol::Version;
 
 /// The lab's 10-second hang rule, and the same patience for a slow destination.
 pub const DEFAULT_TIMEOUT_SECS: &str = "10";
@@ -30,11 +31,11 @@ pub struct Options {
     pub destination_host: String,
 
     /// Destination TCP port (1-65535)
-    #[arg(value_parser = destination_port)]
+    #[arg(value_parser = destination_port, allow_negative_numbers = true)]
     pub destination_port: u16,
 
     /// Port to accept clients on (0 = any free port; the log names the one chosen)
-    #[arg(value_parser = listen_port)]
+    #[arg(value_parser = listen_port, allow_negative_numbers = true)]
     pub listen_port: u16,
 
     /// Address to listen on [default: all interfaces, IPv4 and IPv6]
@@ -55,7 +56,8 @@ pub struct Options {
           value_parser = seconds, allow_negative_numbers = true)]
     pub connect_timeout: Duration,
 
-    /// Pairs alive at once; beyond it, stop accepting until one ends [default: what the open-file limit allows]
+    /// Pairs alive at once; beyond it, stop accepting until one ends [default: what the open-file
+    /// and memory-map limits allow]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
 
@@ -107,47 +109,49 @@ impl Options {
     }
 }
 
-fn host(text: &str) -> Result<String, String> {
+fn host(text: &str) -> Result<String, ArgError> {
     // `[::1]` is how people write an IPv6 host next to a port; the resolver wants it bare.
     let bare = text
         .strip_prefix('[')
         .and_then(|t| t.strip_suffix(']'))
         .unwrap_or(text);
     if bare.is_empty() {
-        return Err("the host must not be empty".into());
+        return Err(ArgError::EmptyHost);
     }
     Ok(bare.to_string())
 }
 
-fn port_number(text: &str) -> Result<u16, String> {
-    text.parse::<u16>()
-        .map_err(|_| format!("'{text}' is not a port number (0-65535)"))
-}
-
-fn destination_port(text: &str) -> Result<u16, String> {
-    match port_number(text)? {
-        0 => Err("the destination port must be 1-65535 (0 names no service)".into()),
-        port => Ok(port),
+fn destination_port(text: &str) -> Result<u16, ArgError> {
+    match text.parse::<u16>() {
+        Ok(0) => Err(ArgError::DestinationPortZero),
+        Ok(port) => Ok(port),
+        Err(_) => Err(ArgError::NotAPort {
+            text: text.to_string(),
+            range: "1-65535",
+        }),
     }
 }
 
-fn listen_port(text: &str) -> Result<u16, String> {
-    port_number(text)
+fn listen_port(text: &str) -> Result<u16, ArgError> {
+    text.parse::<u16>().map_err(|_| ArgError::NotAPort {
+        text: text.to_string(),
+        range: "1-65535, or 0 for any free port",
+    })
 }
 
-fn proxy_version(text: &str) -> Result<Version, String> {
-    Version::parse(text).ok_or_else(|| format!("'{text}' is not a PROXY protocol version (v1, v2)"))
+fn proxy_version(text: &str) -> Result<Version, ArgError> {
+    Version::parse(text).ok_or_else(|| ArgError::NotAProxyVersion(text.to_string()))
 }
 
 /// Seconds as a whole or decimal number (`10`, `0.5`), never negative.
-fn seconds(text: &str) -> Result<Duration, String> {
+fn seconds(text: &str) -> Result<Duration, ArgError> {
     let secs: f64 = text
         .parse()
-        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+        .map_err(|_| ArgError::NotSeconds(text.to_string()))?;
     if secs < 0.0 {
-        return Err(format!("'{text}' is negative; give 0 or more seconds"));
+        return Err(ArgError::NegativeSeconds(text.to_string()));
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{text}' seconds is out of range"))
+    Duration::try_from_secs_f64(secs).map_err(|_| ArgError::SecondsOutOfRange(text.to_string()))
 }
 
 #[cfg(test)]
@@ -194,6 +198,42 @@ mod tests {
         };
         assert_eq!(parse("0"), None);
         assert_eq!(parse("2.5"), Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn ports_say_their_range() {
+        let message = |args: &[&str]| Options::try_parse_from(args).unwrap_err().to_string();
+        let negative = message(&["tcpproxy", "h", "-1", "0"]);
+        assert!(
+            negative.contains("'-1' is not a port number: ports are 1-65535"),
+            "{negative}"
+        );
+        assert!(!negative.contains("-- -1"), "{negative}");
+        let zero = message(&["tcpproxy", "h", "0", "0"]);
+        assert!(
+            zero.contains("must be 1-65535 (0 names no service)"),
+            "{zero}"
+        );
+        let listen = message(&["tcpproxy", "h", "80", "-1"]);
+        assert!(listen.contains("or 0 for any free port"), "{listen}");
+        assert!(!listen.contains("-- -1"), "{listen}");
+    }
+
+    #[test]
+    fn seconds_say_what_is_wrong() {
+        assert_eq!(seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(seconds("0"), Ok(Duration::ZERO));
+        assert_eq!(seconds("x"), Err(ArgError::NotSeconds("x".into())));
+        assert_eq!(
+            seconds("-0.5"),
+            Err(ArgError::NegativeSeconds("-0.5".into()))
+        );
+        assert_eq!(
+            seconds("1e300"),
+            Err(ArgError::SecondsOutOfRange("1e300".into()))
+        );
+        assert_eq!(host("[]"), Err(ArgError::EmptyHost));
+        assert_eq!(host("[::1]").as_deref(), Ok("::1"));
     }
 
     #[test]

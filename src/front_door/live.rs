@@ -1,6 +1,6 @@
 //! The live pairs, as the main thread sees them: how many, and how to stop them all.
 //!
-//! The main thread alone changes this table; the stats thread (`stats.rs`) reads it. They share it
+//! The main thread alone changes this table; the stats thread (`operator/stats.rs`) reads it. They share it
 //! under a mutex taken twice in a pair's life (admitted, forgotten) and once per stats report —
 //! never on the data path. It holds only a *weak* reference to each pair: a pair's sockets belong
 //! to its threads and close the moment they finish, not when the main thread next looks. Each pair
@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use crossbeam_channel::{select, unbounded, Receiver, Sender};
 
-use crate::pair::Pair;
-use crate::report::CloseReason;
+use crate::relay::close::CloseReason;
+use crate::relay::pair::Pair;
 
 /// Proof that a pair is alive; dropping it (when the pair's thread ends) frees the pair's slot.
 pub struct Ticket {
@@ -63,8 +63,8 @@ pub struct LivePairs {
     ended: Receiver<u64>,
 }
 
-impl LivePairs {
-    pub fn new() -> Self {
+impl Default for LivePairs {
+    fn default() -> Self {
         let (ended_sender, ended) = unbounded();
         LivePairs {
             table: Arc::default(),
@@ -72,7 +72,9 @@ impl LivePairs {
             ended,
         }
     }
+}
 
+impl LivePairs {
     pub fn directory(&self) -> Directory {
         Directory {
             table: Arc::clone(&self.table),
@@ -81,6 +83,10 @@ impl LivePairs {
 
     pub fn len(&self) -> usize {
         lock(&self.table).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        lock(&self.table).is_empty()
     }
 
     /// Record a new pair; its ticket must travel with its threads.
@@ -126,7 +132,7 @@ impl LivePairs {
         {
             pair.end(CloseReason::Shutdown);
         }
-        while self.len() > 0 {
+        while !self.is_empty() {
             match self.ended.recv_deadline(deadline) {
                 Ok(id) => {
                     lock(&self.table).remove(&id);
@@ -135,5 +141,68 @@ impl LivePairs {
             }
         }
         self.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use crate::relay::hang::HangRule;
+
+    fn a_pair(id: u64) -> Arc<Pair> {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (client, addr) = listener.accept().unwrap();
+        let rule = HangRule::new(Duration::ZERO, Duration::ZERO);
+        Arc::new(Pair::new(id, client, addr, rule))
+    }
+
+    #[test]
+    fn a_returned_ticket_frees_the_slot_and_leaves_the_directory() {
+        let mut live = LivePairs::default();
+        let (first, second) = (a_pair(1), a_pair(2));
+        let tickets = (live.admit(&first), live.admit(&second));
+        assert_eq!(live.len(), 2);
+        assert_eq!(live.directory().live_pairs().len(), 2);
+        drop(tickets.0);
+        live.reap();
+        assert_eq!(live.len(), 1);
+        let listed: Vec<u64> = live
+            .directory()
+            .live_pairs()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|p| p.id())
+            .collect();
+        assert_eq!(listed, vec![2]);
+    }
+
+    #[test]
+    fn waiting_for_room_ends_with_a_ticket_or_a_stop() {
+        let mut live = LivePairs::default();
+        let pair = a_pair(1);
+        let ticket = live.admit(&pair);
+        let (stop_sender, stop) = crossbeam_channel::bounded(1);
+        let freed = std::thread::spawn(move || drop(ticket));
+        assert!(live.wait_for_room(1, &stop), "the ticket came back");
+        freed.join().unwrap();
+        let _held = live.admit(&pair);
+        stop_sender.send(()).unwrap();
+        assert!(!live.wait_for_room(1, &stop), "a stop, not room");
+    }
+
+    #[test]
+    fn shutting_down_ends_every_pair_and_counts_those_still_running() {
+        let mut live = LivePairs::default();
+        let (stuck, finished) = (a_pair(1), a_pair(2));
+        let stuck_ticket = live.admit(&stuck);
+        drop(live.admit(&finished));
+        let left = live.shut_down_all(Instant::now() + Duration::from_millis(100));
+        assert_eq!(left, 1, "one ticket never came back");
+        assert!(matches!(stuck.reason(), Some(CloseReason::Shutdown)));
+        drop(stuck_ticket);
     }
 }

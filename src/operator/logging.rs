@@ -1,31 +1,20 @@
-//! Logging setup (SPEC §6): `log` macros everywhere, `simplelog` deciding where lines go.
+//! Logging setup: `log` macros everywhere, `simplelog` deciding where lines go.
 //!
 //! Every line carries the name of the thread that wrote it (`pair 17 s->c`), so with `-vv` a student
 //! can watch each thread's reads and writes interleave and see which one is blocked. Pair threads
-//! are reused for one pair after another (`workers.rs`), and a std thread's name is fixed when it
-//! starts; so the name on a line is the thread's current *label*, set with [`set_thread_label`]
-//! whenever it takes new work, falling back to the std name (`main`, `stats`, `ctrl-c`).
+//! are reused for one pair after another, so the name on a line is the thread's current *label*
+//! (`relay/workers.rs`), falling back to the std name (`main`, `stats`, `ctrl-c`).
+//!
+//! Blocking: a log line is written while the caller waits, like any `write` to stderr or a file.
 
-use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::path::Path;
 
 use log::{Log, Metadata, Record};
 use simplelog::{ConfigBuilder, LevelFilter, SharedLogger, WriteLogger};
 
-thread_local! {
-    static LABEL: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Name this thread `label` from now on: in the log, and in the kernel (`/proc/PID/task/*/comm`,
-/// `top -H`, `ps -L`), which keeps the first 15 bytes.
-pub fn set_thread_label(label: &str) {
-    LABEL.with(|current| *current.borrow_mut() = Some(label.to_string()));
-    if let Ok(name) = std::ffi::CString::new(label) {
-        // Only cosmetic: a failure leaves the kernel's old name.
-        let _ = nix::sys::prctl::set_name(&name);
-    }
-}
+use crate::error::StartupError;
+use crate::relay::workers::with_thread_label;
 
 /// Map `-q` / nothing / `-v` / `-vv` to a level.
 pub fn level(quiet: bool, verbose: u8) -> LevelFilter {
@@ -38,7 +27,7 @@ pub fn level(quiet: bool, verbose: u8) -> LevelFilter {
 }
 
 /// Send the log to stderr, or to `file` (appended) instead.
-pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<(), String> {
+pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<(), StartupError> {
     let config = ConfigBuilder::new()
         .set_thread_level(LevelFilter::Off) // we write the label ourselves
         .set_target_level(LevelFilter::Off)
@@ -52,12 +41,14 @@ pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<(), String> {
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
+                .map_err(|source| StartupError::LogFile {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             WriteLogger::new(level, config, file)
         }
     };
-    log::set_boxed_logger(Box::new(Labelled { inner }))
-        .map_err(|e| format!("cannot set up logging: {e}"))?;
+    log::set_boxed_logger(Box::new(Labelled { inner })).map_err(StartupError::Logger)?;
     log::set_max_level(level);
     Ok(())
 }
@@ -76,10 +67,7 @@ impl Log for Labelled {
         if !self.enabled(record.metadata()) {
             return;
         }
-        LABEL.with(|label| {
-            let label = label.borrow();
-            let current = std::thread::current();
-            let name = label.as_deref().or(current.name()).unwrap_or("?");
+        with_thread_label(|name| {
             self.inner.log(
                 &Record::builder()
                     .args(format_args!("({name:<13}) {}", record.args()))
@@ -91,5 +79,19 @@ impl Log for Labelled {
 
     fn flush(&self) {
         self.inner.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_choose_the_level() {
+        assert_eq!(level(true, 0), LevelFilter::Warn);
+        assert_eq!(level(false, 0), LevelFilter::Info);
+        assert_eq!(level(false, 1), LevelFilter::Debug);
+        assert_eq!(level(false, 2), LevelFilter::Trace);
+        assert_eq!(level(false, 9), LevelFilter::Trace);
     }
 }

@@ -1,7 +1,7 @@
 //! A log rate limit: at most one line per interval, counting what it held back.
 //!
 //! A port scan or a descriptor shortage can produce thousands of identical events a second; logging
-//! each would fill the disk and bury everything else (SPEC §5, §6). The caller asks [`RateLimit::check`]
+//! each would fill the disk and bury everything else. The caller asks [`RateLimit::check`]
 //! before logging; nothing here blocks.
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! The process's budgets — descriptors and memory mappings — and how many pairs they allow
-//! (SPEC §1 `--max-connections`).
+//! (`--max-connections`).
 //!
 //! Every pair holds two descriptors (client and destination sockets). A proxy that accepts more
 //! pairs than it has descriptors for fails in the middle of a pair, at `connect`; it is better to
@@ -15,6 +15,8 @@
 
 use log::debug;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+use crate::error::{BudgetTooSmall, StartupError};
 
 /// Descriptors kept back for everything that is not a pair: stdio, the listener, the log file, the
 /// stop signal's knock, the resolver's files, and a margin for the libraries.
@@ -98,44 +100,52 @@ impl Budget {
 pub fn choose_max_connections(
     requested: Option<u32>,
     open_files: Option<u64>,
-) -> Result<usize, String> {
-    let budgets: Vec<Budget> = [
-        open_files.map(|limit| Budget {
-            what: "open files",
-            limit,
-            raise_with: "ulimit -n",
-            reserved: RESERVED_DESCRIPTORS,
-            per_pair: DESCRIPTORS_PER_PAIR,
-        }),
-        memory_map_limit().map(|limit| Budget {
-            what: "memory mappings (vm.max_map_count)",
-            limit,
-            raise_with: "sysctl vm.max_map_count",
-            reserved: RESERVED_MAPPINGS,
-            per_pair: MAPPINGS_PER_PAIR,
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+) -> Result<usize, StartupError> {
+    choose(requested, &budgets(open_files, memory_map_limit()))
+        .map_err(StartupError::MaxConnections)
+}
+
+/// The budgets whose limits could be read.
+fn budgets(open_files: Option<u64>, mappings: Option<u64>) -> Vec<Budget> {
+    let descriptors = open_files.map(|limit| Budget {
+        what: "open files",
+        limit,
+        raise_with: "ulimit -n",
+        reserved: RESERVED_DESCRIPTORS,
+        per_pair: DESCRIPTORS_PER_PAIR,
+    });
+    let mappings = mappings.map(|limit| Budget {
+        what: "memory mappings (vm.max_map_count)",
+        limit,
+        raise_with: "sysctl vm.max_map_count",
+        reserved: RESERVED_MAPPINGS,
+        per_pair: MAPPINGS_PER_PAIR,
+    });
+    [descriptors, mappings].into_iter().flatten().collect()
+}
+
+fn choose(requested: Option<u32>, budgets: &[Budget]) -> Result<usize, BudgetTooSmall> {
+    // What every budget allows at once: the default, and the value a refusal suggests (the
+    // suggestion must itself start, so it is the smallest budget's, not the one that refused).
+    let allowed = budgets
+        .iter()
+        .map(Budget::max_pairs)
+        .min()
+        .unwrap_or_else(|| max_pairs(1024));
     let Some(n) = requested.map(u64::from) else {
-        let allowed = budgets.iter().map(Budget::max_pairs).min();
-        return Ok(allowed.unwrap_or_else(|| max_pairs(1024)) as usize);
+        return Ok(allowed as usize);
     };
-    for budget in &budgets {
-        if n > budget.max_pairs() {
-            return Err(format!(
-                "--max-connections {n} needs {} {}, but the limit is {}; raise it ({}) or ask \
-                 for at most {}",
-                budget.reserved + budget.per_pair * n,
-                budget.what,
-                budget.limit,
-                budget.raise_with,
-                budget.max_pairs()
-            ));
-        }
+    match budgets.iter().find(|budget| n > budget.max_pairs()) {
+        Some(budget) => Err(BudgetTooSmall {
+            requested: n,
+            what: budget.what,
+            needed: budget.reserved + budget.per_pair * n,
+            limit: budget.limit,
+            raise_with: budget.raise_with,
+            would_start: allowed,
+        }),
+        None => Ok(n as usize),
     }
-    Ok(n as usize)
 }
 
 #[cfg(test)]
@@ -147,6 +157,30 @@ mod tests {
         assert_eq!(max_pairs(20_000), 9_984);
         assert_eq!(max_pairs(1024), 496);
         assert_eq!(max_pairs(10), 1);
+    }
+
+    #[test]
+    fn the_default_is_what_the_smallest_budget_allows() {
+        assert_eq!(
+            choose(None, &budgets(Some(20_000), Some(65_530))),
+            Ok(8_066)
+        );
+        assert_eq!(choose(None, &budgets(Some(1024), Some(65_530))), Ok(496));
+        assert_eq!(choose(None, &budgets(None, None)), Ok(496));
+        assert_eq!(choose(Some(7), &budgets(Some(1024), None)), Ok(7));
+    }
+
+    #[test]
+    fn a_refusal_names_the_budget_and_suggests_a_value_that_starts() {
+        let all = budgets(Some(20_000), Some(65_530));
+        let refused = choose(Some(99_999_999), &all).unwrap_err();
+        assert_eq!(refused.what, "open files");
+        assert_eq!(refused.needed, 32 + 2 * 99_999_999);
+        assert_eq!(refused.would_start, 8_066);
+        assert_eq!(choose(Some(8_066), &all), Ok(8_066));
+        let by_mappings = choose(Some(9_000), &all).unwrap_err();
+        assert_eq!(by_mappings.what, "memory mappings (vm.max_map_count)");
+        assert_eq!(by_mappings.would_start, 8_066);
     }
 
     #[test]

@@ -4,13 +4,15 @@
 //! parsing of `10.0.0.0/8`-style networks and the one question the accept loop asks of them: may this
 //! client address come in? It is pure computation: nothing here blocks.
 //!
-//! An empty list means "everyone", as in SPEC §1. A client that reaches an IPv6 socket from IPv4
+//! An empty list means "everyone". A client that reaches an IPv6 socket from IPv4
 //! arrives as an IPv4-mapped address (`::ffff:192.0.2.7`); it is matched against the IPv4 rules,
 //! because that is the address the operator wrote down.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+
+use crate::error::ArgError;
 
 /// One network, such as `192.168.0.0/16` or `fd00::/8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,29 +65,44 @@ fn prefix_matches(net: u128, addr: u128, width: u8, prefix_len: u8) -> bool {
 }
 
 impl FromStr for Cidr {
-    type Err = String;
+    type Err = ArgError;
 
-    /// Accepts `ADDR/LEN` or a bare `ADDR` (a single host, as HAProxy's `src` does).
-    fn from_str(text: &str) -> Result<Self, String> {
+    /// Accepts `ADDR/LEN` or a bare `ADDR` (a single host, as HAProxy's `src` does). An
+    /// IPv4-mapped network (`::ffff:10.0.0.0/104`) means its IPv4 network (`10.0.0.0/8`), since
+    /// that is how the accept loop sees the clients it covers.
+    fn from_str(text: &str) -> Result<Self, ArgError> {
         let (addr_text, len_text) = match text.split_once('/') {
             Some((a, l)) => (a, Some(l)),
             None => (text, None),
         };
-        let network = addr_text
+        let written = addr_text
             .parse::<IpAddr>()
-            .map_err(|_| format!("'{addr_text}' is not an IPv4 or IPv6 address"))?
-            .to_canonical();
-        let max_len = if network.is_ipv4() { 32 } else { 128 };
-        let prefix_len = match len_text {
-            None => max_len,
+            .map_err(|_| ArgError::NotAnAddress(addr_text.to_string()))?;
+        let network = written.to_canonical();
+        let mapped = network.is_ipv4() && written.is_ipv6();
+        let (width, allowed) = match (written, mapped) {
+            (IpAddr::V4(_), _) => (32, "0 to 32"),
+            (IpAddr::V6(_), false) => (128, "0 to 128"),
+            (IpAddr::V6(_), true) => (128, "96 to 128 for an IPv4-mapped address"),
+        };
+        let bad_prefix = |l: &str| ArgError::BadPrefix {
+            text: l.to_string(),
+            allowed,
+        };
+        let written_len = match len_text {
+            None => width,
             Some(l) => match l.parse::<u8>() {
-                Ok(n) if n <= max_len => n,
-                _ => return Err(format!("prefix length '/{l}' must be 0 to {max_len}")),
+                Ok(n) if n <= width && (!mapped || n >= 96) => n,
+                _ => return Err(bad_prefix(l)),
             },
         };
         Ok(Cidr {
             network,
-            prefix_len,
+            prefix_len: if mapped {
+                written_len - 96
+            } else {
+                written_len
+            },
         })
     }
 }
@@ -132,11 +149,50 @@ mod tests {
     }
 
     #[test]
+    fn mapped_ipv6_rule_means_its_ipv4_network() {
+        assert!(permits(&["::ffff:127.0.0.1/128"], "127.0.0.1"));
+        assert!(!permits(&["::ffff:127.0.0.1/128"], "127.0.0.2"));
+        assert!(permits(&["::ffff:127.0.0.0/120"], "127.0.0.2"));
+        assert!(permits(&["::ffff:127.0.0.0/120"], "::ffff:127.0.0.9"));
+        assert!(permits(&["::ffff:0.0.0.0/96"], "8.8.8.8"));
+        assert_eq!(
+            "::ffff:10.0.0.0/104".parse::<Cidr>().unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            "::ffff:10.1.2.3".parse::<Cidr>().unwrap().to_string(),
+            "10.1.2.3/32"
+        );
+        let short = "::ffff:0:0/95".parse::<Cidr>().unwrap_err().to_string();
+        assert!(short.contains("96 to 128"), "{short}");
+    }
+
+    #[test]
+    fn prefix_bits_beyond_the_length_are_ignored() {
+        assert!(permits(&["10.1.2.3/8"], "10.200.0.1"));
+        assert!(permits(&["10.0.0.0/31"], "10.0.0.1"));
+        assert!(!permits(&["10.0.0.0/31"], "10.0.0.2"));
+        assert!(permits(&["fd00::/127"], "fd00::1"));
+        assert!(!permits(&["fd00::/127"], "fd00::2"));
+        assert!(permits(&["::/0"], "2001:db8::1"));
+        assert!(
+            !permits(&["::/0"], "10.0.0.1"),
+            "an IPv6 rule never covers IPv4"
+        );
+    }
+
+    #[test]
     fn bad_networks_are_refused_with_a_reason() {
         assert!("10.0.0.0/33"
             .parse::<Cidr>()
             .unwrap_err()
+            .to_string()
             .contains("0 to 32"));
+        assert!("::/129"
+            .parse::<Cidr>()
+            .unwrap_err()
+            .to_string()
+            .contains("0 to 128"));
         assert!("::/129".parse::<Cidr>().is_err());
         assert!("ten/8".parse::<Cidr>().is_err());
         assert!("10.0.0.0/".parse::<Cidr>().is_err());

@@ -22,17 +22,30 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::activity::Snapshot;
-use crate::direction::Direction;
-use crate::live::Directory;
-use crate::pair::{Context, Pair};
-use crate::report::Bytes;
+use crate::error::StartupError;
+use crate::front_door::accept::Refusals;
+use crate::front_door::live::Directory;
+use crate::relay::activity::Snapshot;
+use crate::relay::direction::Direction;
+use crate::relay::pair::Pair;
+use crate::relay::Relay;
+use crate::units::Bytes;
+
+/// What the table reads: the live pairs, the relay's counters, the door's refusals.
+pub struct Sources {
+    pub live: Directory,
+    pub relay: Arc<Relay>,
+    pub refusals: Arc<Refusals>,
+}
 
 /// Block SIGUSR1 in this thread and every thread it will start. Call before starting any thread.
-pub fn block_report_signal() -> Result<(), String> {
+pub fn block_report_signal() -> Result<(), StartupError> {
     report_signal()
         .thread_block()
-        .map_err(|e| format!("cannot block SIGUSR1 for the stats thread: {e}"))
+        .map_err(|source| StartupError::Signal {
+            what: "block SIGUSR1 for the stats thread",
+            source,
+        })
 }
 
 fn report_signal() -> SigSet {
@@ -42,26 +55,25 @@ fn report_signal() -> SigSet {
 }
 
 /// Start the `stats` thread: a report on every SIGUSR1, and every `interval` if given.
-pub fn start(
-    directory: Directory,
-    context: Arc<Context>,
-    interval: Option<Duration>,
-) -> Result<(), String> {
-    let signals = SignalFd::with_flags(&report_signal(), SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| format!("cannot receive SIGUSR1 (signalfd): {e}"))?;
+pub fn start(sources: Sources, interval: Option<Duration>) -> Result<(), StartupError> {
+    let signals =
+        SignalFd::with_flags(&report_signal(), SfdFlags::SFD_CLOEXEC).map_err(|source| {
+            StartupError::Signal {
+                what: "receive SIGUSR1 (signalfd)",
+                source,
+            }
+        })?;
     thread::Builder::new()
         .name("stats".into())
-        .spawn(move || report_forever(&signals, &directory, &context, interval))
+        .spawn(move || report_forever(&signals, &sources, interval))
         .map(drop)
-        .map_err(|e| format!("cannot start the stats thread: {e}"))
+        .map_err(|source| StartupError::Thread {
+            name: "stats",
+            source,
+        })
 }
 
-fn report_forever(
-    signals: &SignalFd,
-    directory: &Directory,
-    context: &Context,
-    interval: Option<Duration>,
-) {
+fn report_forever(signals: &SignalFd, sources: &Sources, interval: Option<Duration>) {
     let mut next_tick = interval.map(|every| Instant::now() + every);
     loop {
         let timeout = match next_tick {
@@ -93,12 +105,13 @@ fn report_forever(
                 return;
             }
         }
-        info!("{}", table(&directory.live_pairs(), context));
+        info!("{}", table(&sources.live.live_pairs(), sources));
     }
 }
 
 /// The whole report: a totals line, then one aligned row per live pair.
-fn table(pairs: &[Weak<Pair>], context: &Context) -> String {
+fn table(pairs: &[Weak<Pair>], sources: &Sources) -> String {
+    let relay = &sources.relay;
     // Each pair is held only while its row is read (see `Directory::live_pairs`).
     let rows: Vec<([String; 8], u64, u64)> = pairs
         .iter()
@@ -106,29 +119,31 @@ fn table(pairs: &[Weak<Pair>], context: &Context) -> String {
         .map(|pair| {
             let up = pair.delivered(Direction::ClientToServer);
             let down = pair.delivered(Direction::ServerToClient);
-            (row(&pair, context), up, down)
+            (row(&pair, relay), up, down)
         })
         .collect();
-    let totals = &context.totals;
+    let totals = relay.totals();
     let (mut up, mut down) = totals.bytes();
     for (_, pair_up, pair_down) in &rows {
         up += pair_up;
         down += pair_down;
     }
-    let (stall_client, stall_server, idle) = totals.hangs();
+    let cuts = totals.hang_cuts();
     let mut out = format!(
-        "stats: {} pairs live, {} served; {} refused by --allow; hangs cut: {stall_client} stall \
-         toward client, {stall_server} stall toward server, {idle} idle; up {}, down {}; {} threads \
-         ({} parked)",
+        "stats: {} pairs live, {} served; {} refused by --allow; hangs cut: {} stall toward \
+         client, {} stall toward server, {} idle; up {}, down {}; {} threads ({} parked)",
         rows.len(),
         totals.pairs_served(),
-        totals.refused(),
+        sources.refusals.by_allow(),
+        cuts.stall_toward_client,
+        cuts.stall_toward_server,
+        cuts.idle,
         Bytes(up),
         Bytes(down),
         thread_count().map_or("?".into(), |n| n.to_string()),
-        context.workers.parked(),
+        relay.workers().parked(),
     );
-    if let Some(dump) = &context.copy_mode.dump {
+    if let Some(dump) = &relay.copy_mode().dump {
         let _ = write!(out, "; dump dropped {}", Bytes(dump.dropped_bytes()));
     }
     let header = [
@@ -161,14 +176,16 @@ fn table(pairs: &[Weak<Pair>], context: &Context) -> String {
 }
 
 /// One pair's cells, in the header's order.
-fn row(pair: &Pair, context: &Context) -> [String; 8] {
+fn row(pair: &Pair, relay: &Relay) -> [String; 8] {
     let now = pair.clock().now();
     let state = |dir: Direction| -> Snapshot { pair.activity(dir).snapshot(now) };
     [
         pair.id().to_string(),
         pair.client_addr().to_string(),
-        pair.server_addr()
-            .map_or_else(|| context.destination.to_string(), |a| a.to_string()),
+        pair.server_addr().map_or_else(
+            || relay.upstream().destination.to_string(),
+            |a| a.to_string(),
+        ),
         format!("{:.1} s", pair.age().as_secs_f64()),
         Bytes(pair.delivered(Direction::ClientToServer)).to_string(),
         Bytes(pair.delivered(Direction::ServerToClient)).to_string(),

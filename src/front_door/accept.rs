@@ -1,27 +1,28 @@
 //! The accept loop: the main thread's whole job once the proxy is listening.
 //!
-//! It does four things, in a loop, and nothing else (SPEC §2.1): wait until a pair may start
+//! It does four things, in a loop, and nothing else: wait until a pair may start
 //! (`--max-connections`), block in `accept`, check the client against `--allow`, and hand the client
-//! to a new pair with its own threads. It never connects, reads or writes for a client, so no slow
-//! peer can delay the next `accept`.
+//! to the relay, which gives it a pair with its own threads. It never connects, reads or writes for
+//! a client, so no slow peer can delay the next `accept`.
 //!
 //! It blocks in `accept` (woken by a client or by the stop signal's knock) and, at the connection
 //! limit, in [`LivePairs::wait_for_room`]. When a stop is requested it ends every live pair and
 //! waits a bounded time for their threads.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
-use crate::allow::AllowList;
-use crate::live::LivePairs;
-use crate::pair::{self, Context, Pair};
-use crate::ratelimit::RateLimit;
-use crate::signals::Stop;
+use crate::front_door::allow::AllowList;
+use crate::front_door::live::LivePairs;
+use crate::front_door::ratelimit::RateLimit;
+use crate::front_door::stop::Stop;
+use crate::relay::Relay;
 
 /// Pause after an accept error that is not about one client (EMFILE, ENFILE, ENOBUFS, ...). Retrying
 /// at once would spin a core while nothing can change; a tenth of a second costs a client little.
@@ -30,15 +31,28 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// The same event logged at most this often.
 const LOG_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How long a stop waits for pairs to finish. SPEC §5 wants the process gone within a second of the
-/// signal; this leaves a margin for the summary and the exit itself.
+/// How long a stop waits for pairs to finish: the process should be gone within a second of the
+/// signal, and this leaves a margin for the summary and the exit itself.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(700);
 
-/// What the accept loop needs besides the listener.
-pub struct Settings {
+/// Who may come in, and how many at once.
+pub struct Door {
     pub allow: AllowList,
     pub max_connections: usize,
-    pub context: Arc<Context>,
+    /// Clients turned away, for the stats table.
+    pub refusals: Arc<Refusals>,
+}
+
+/// Clients the door turned away.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    by_allow: AtomicU64,
+}
+
+impl Refusals {
+    pub fn by_allow(&self) -> u64 {
+        self.by_allow.load(Ordering::Relaxed)
+    }
 }
 
 /// One rate limit per kind of event that a flood of clients could repeat thousands of times a second.
@@ -50,7 +64,13 @@ struct LogLimits {
 }
 
 /// Accept clients until a stop is requested, then end the live pairs.
-pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop, mut live: LivePairs) {
+pub fn serve(
+    listener: &TcpListener,
+    door: &Door,
+    relay: &Arc<Relay>,
+    stop: &Stop,
+    mut live: LivePairs,
+) {
     let mut logs = LogLimits {
         accept_errors: RateLimit::new(LOG_INTERVAL),
         denials: RateLimit::new(LOG_INTERVAL),
@@ -60,21 +80,11 @@ pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop, mut live:
     let mut next_id: u64 = 1;
     while !stop.is_requested() {
         live.reap();
-        if !wait_for_room(
-            &mut live,
-            settings.max_connections,
-            stop,
-            &mut logs.at_limit,
-        ) {
+        if !wait_for_room(&mut live, door.max_connections, stop, &mut logs.at_limit) {
             break;
         }
-        let (client, client_addr) = match listener.accept() {
-            // A dual-stack socket reports IPv4 clients as `::ffff:a.b.c.d`; log them as people
-            // (and `--allow` rules) write them.
-            Ok((client, addr)) => (
-                client,
-                SocketAddr::new(addr.ip().to_canonical(), addr.port()),
-            ),
+        let (client, client_addr) = match accept(listener) {
+            Ok(accepted) => accepted,
             Err(e) => {
                 after_accept_error(&e, &mut logs.accept_errors);
                 continue;
@@ -83,22 +93,17 @@ pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop, mut live:
         if stop.is_requested() {
             break; // most likely our own knock; a real client is closed with the rest
         }
-        if !settings.allow.permits(client_addr.ip()) {
-            settings.context.totals.count_refused();
+        if !door.allow.permits(client_addr.ip()) {
+            door.refusals.by_allow.fetch_add(1, Ordering::Relaxed);
             if let Some(held_back) = logs.denials.check() {
                 warn!("refused {client_addr}: not in --allow ({held_back} more refused since last report)");
             }
             continue; // dropping `client` closes it
         }
-        let pair = Arc::new(Pair::new(
-            next_id,
-            client,
-            client_addr,
-            settings.context.hang_rule,
-        ));
+        let pair = relay.open(next_id, client, client_addr);
         next_id += 1;
         let ticket = live.admit(&pair);
-        if let Err(e) = pair::spawn(pair, Arc::clone(&settings.context), ticket) {
+        if let Err(e) = relay.start(pair, ticket) {
             // The pair and its client went down with the thread's closure: only this client loses.
             if let Some(held_back) = logs.spawn_failures.check() {
                 warn!("client {client_addr} dropped: no thread for it: {e} ({held_back} more since last report)");
@@ -106,6 +111,16 @@ pub fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop, mut live:
         }
     }
     stop_all(&mut live);
+}
+
+/// The next client, with its address as people (and `--allow` rules) write it: a dual-stack
+/// socket reports IPv4 clients as `::ffff:a.b.c.d`.
+fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let (client, addr) = listener.accept()?;
+    Ok((
+        client,
+        SocketAddr::new(addr.ip().to_canonical(), addr.port()),
+    ))
 }
 
 /// At the connection limit, wait for a pair to end; the kernel's backlog queues new clients

@@ -100,6 +100,25 @@ mod tests {
     }
 
     #[test]
+    fn versions_are_named_as_the_command_line_takes_them() {
+        assert_eq!(Version::parse("v1"), Some(Version::V1));
+        assert_eq!(Version::parse("v2"), Some(Version::V2));
+        assert_eq!(Version::parse("V1"), None);
+        assert_eq!(Version::parse("2"), None);
+    }
+
+    #[test]
+    fn mixed_families_cannot_be_described() {
+        let v4 = addr("10.0.0.1:1");
+        let v6 = addr("[2001:db8::1]:2");
+        assert_eq!(header(Version::V1, v4, v6), b"PROXY UNKNOWN\r\n");
+        assert_eq!(
+            header(Version::V2, v6, v4),
+            b"\r\n\r\n\0\r\nQUIT\n\x21\x00\x00\x00"
+        );
+    }
+
+    #[test]
     fn v1_matches_the_specification_examples() {
         let h = header(
             Version::V1,

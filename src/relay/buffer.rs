@@ -28,6 +28,8 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 use nix::sys::mman::{madvise, mmap_anonymous, munmap, MapFlags, MmapAdvise, ProtFlags};
 
+use crate::error::StartupError;
+
 /// Fixed-size buffers carved from one mapping.
 pub struct BufferPool {
     start: NonNull<u8>,
@@ -44,20 +46,21 @@ unsafe impl Sync for BufferPool {}
 
 impl BufferPool {
     /// Reserve `slots` buffers of `slot_size` bytes (a multiple of the page size).
-    pub fn new(slots: usize, slot_size: usize) -> Result<Arc<Self>, String> {
+    pub fn new(slots: usize, slot_size: usize) -> Result<Arc<Self>, StartupError> {
+        let failed = |source| StartupError::ReserveBuffers {
+            slots,
+            slot_size,
+            source,
+        };
         let bytes = slots
             .checked_mul(slot_size)
             .and_then(NonZeroUsize::new)
-            .ok_or_else(|| format!("cannot size a pool of {slots} buffers of {slot_size} bytes"))?;
+            .ok_or_else(|| failed(None))?;
         let protection = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
         let flags = MapFlags::MAP_PRIVATE | MapFlags::MAP_NORESERVE;
         // SAFETY: a fresh private anonymous mapping aliases nothing; we own it until `drop`.
-        let start = unsafe { mmap_anonymous(None, bytes, protection, flags) }.map_err(|e| {
-            format!(
-                "cannot reserve {} MiB of address space for {slots} buffers: {e}",
-                bytes.get() >> 20
-            )
-        })?;
+        let start = unsafe { mmap_anonymous(None, bytes, protection, flags) }
+            .map_err(|e| failed(Some(e)))?;
         let (give_back, free) = crossbeam_channel::bounded(slots);
         for slot in 0..slots {
             // Cannot fail: the channel holds exactly `slots` numbers and we own both ends.
@@ -155,5 +158,24 @@ mod tests {
             again.iter().all(|&b| b == 0),
             "a returned slot comes back zeroed"
         );
+    }
+
+    #[test]
+    fn every_slot_can_be_taken_once_and_comes_back() {
+        let pool = BufferPool::new(3, 4096).unwrap();
+        let taken: Vec<PoolBuffer> = (0..3).map(|_| pool.take().unwrap()).collect();
+        let mut starts: Vec<*const u8> = taken.iter().map(|b| b.as_ptr()).collect();
+        starts.dedup();
+        assert_eq!(starts.len(), 3, "three distinct slots");
+        assert!(pool.take().is_none());
+        drop(taken);
+        assert!((0..3).all(|_| pool.take().is_some()), "all three came back");
+    }
+
+    #[test]
+    fn an_impossible_size_is_an_error_not_a_panic() {
+        let err = BufferPool::new(usize::MAX, 4096).err().unwrap();
+        assert!(err.to_string().contains("cannot size a pool"), "{err}");
+        assert!(BufferPool::new(0, 4096).is_err());
     }
 }

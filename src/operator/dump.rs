@@ -1,16 +1,13 @@
-//! `--dump DIR|-`: a copy of every byte each pair relays, for debugging a protocol.
+//! `--dump DIR|-`: the thread that writes the copy of every byte the pairs relay.
 //!
 //! - `--dump DIR`: two files per pair, `DIR/pair-17-c2s.bin` and `DIR/pair-17-s2c.bin`, each
 //!   holding exactly the bytes that went that way.
 //! - `--dump -`: an annotated hex dump in the log, like `socat -x`: direction, offset, length and
 //!   the time the bytes arrived, then 16 bytes a line with their printable characters.
 //!
-//! The rule: the dump may never stall the relay more than a slow peer could. A pump only copies
-//! what it read into a queue and goes on; one `dump` thread writes the files or the log, as slowly
-//! as they let it. The queue is bounded by bytes ([`QUEUE_LIMIT`]): when the writer falls that far
-//! behind, new bytes are dropped (not waited for), counted per direction, and the dump thread warns
-//! when that direction ends: "the dump of pair 17 s->c is missing 5.0 MiB". Pumps never log about
-//! the dump themselves — a stuck log would stall them as surely as a stuck file.
+//! The pumps queue their copies without ever waiting (`relay/tap.rs`); this thread takes them off
+//! the queue and writes them, as slowly as the disk or the log lets it, and warns when a
+//! direction's dump came out incomplete: "the dump of pair 17 s->c is missing 5.0 MiB".
 //!
 //! Blocking: only the `dump` thread, in `recv` (waiting for bytes) and in its writes.
 
@@ -19,22 +16,19 @@ use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
-use crossbeam_channel::{unbounded, Receiver, Sender};
 use log::{debug, info, warn};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::direction::Direction;
-use crate::report::Bytes;
-
-/// Bytes that may wait for the dump thread, all pairs together. Past this the dump drops rather
-/// than let memory grow or a pump wait.
-pub const QUEUE_LIMIT: usize = 16 * 1024 * 1024;
+use crate::error::{DumpError, StartupError};
+use crate::relay::direction::Direction;
+use crate::relay::tap::{DumpQueue, Dumper, Record, QUEUE_LIMIT};
+use crate::units::Bytes;
 
 /// Where the dump goes.
 #[derive(Clone, Debug)]
@@ -46,162 +40,52 @@ pub enum Target {
 impl Target {
     /// `-` is the log; anything else a directory, which must not hold an earlier dump (pair ids
     /// start at 1 in every run, so its files would be overwritten).
-    pub fn prepare(path: &Path) -> Result<Target, String> {
+    pub fn prepare(path: &Path) -> Result<Target, DumpError> {
         if path == Path::new("-") {
             return Ok(Target::Log);
         }
-        std::fs::create_dir_all(path)
-            .map_err(|e| format!("cannot create dump directory {}: {e}", path.display()))?;
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| format!("cannot read dump directory {}: {e}", path.display()))?;
+        let path_buf = || path.to_path_buf();
+        std::fs::create_dir_all(path).map_err(|source| DumpError::CreateDirectory {
+            path: path_buf(),
+            source,
+        })?;
+        let entries = std::fs::read_dir(path).map_err(|source| DumpError::ReadDirectory {
+            path: path_buf(),
+            source,
+        })?;
         for entry in entries.flatten() {
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with("pair-") {
-                return Err(format!(
-                    "dump directory {} already holds a dump ({}); give an empty or new directory",
-                    path.display(),
-                    name.to_string_lossy()
-                ));
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("pair-") {
+                return Err(DumpError::NotEmpty {
+                    path: path_buf(),
+                    found: name,
+                });
             }
         }
         Ok(Target::Files(path.to_path_buf()))
     }
 }
 
-/// What the pumps send to the dump thread.
-enum Record {
-    Bytes {
-        pair: u64,
-        dir: Direction,
-        offset: u64,
-        at: SystemTime,
-        bytes: Vec<u8>,
-    },
-    /// The direction has ended; `dropped` bytes of it never made it into the queue.
-    End {
-        pair: u64,
-        dir: Direction,
-        total: u64,
-        dropped: u64,
-    },
-    /// Everything before this is written: say so.
-    Flush(Sender<()>),
-}
-
-/// The pumps' end of the dump.
-pub struct Dumper {
-    queue: Sender<Record>,
-    queued_bytes: Arc<AtomicUsize>,
-    dropped_bytes: AtomicU64,
-}
-
-impl Dumper {
-    /// Start the `dump` thread writing to `target`.
-    pub fn start(target: Target) -> Result<Arc<Dumper>, String> {
-        let (queue, records) = unbounded();
-        let queued_bytes = Arc::new(AtomicUsize::new(0));
-        let mut writer = Writer {
-            target,
-            files: HashMap::new(),
-            queued_bytes: Arc::clone(&queued_bytes),
-        };
-        thread::Builder::new()
-            .name("dump".into())
-            .spawn(move || writer.run(&records))
-            .map_err(|e| format!("cannot start the dump thread: {e}"))?;
-        Ok(Arc::new(Dumper {
-            queue,
-            queued_bytes,
-            dropped_bytes: AtomicU64::new(0),
-        }))
-    }
-
-    /// Queue a copy of `bytes`, read at `offset` of pair `pair`'s direction `dir`. Never blocks:
-    /// `false` means the queue was full and the bytes were dropped (the caller counts them).
-    pub fn record(&self, pair: u64, dir: Direction, offset: u64, bytes: &[u8]) -> bool {
-        let before = self.queued_bytes.fetch_add(bytes.len(), Ordering::AcqRel);
-        if before + bytes.len() > QUEUE_LIMIT {
-            self.queued_bytes.fetch_sub(bytes.len(), Ordering::AcqRel);
-            self.dropped_bytes
-                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            return false;
-        }
-        let record = Record::Bytes {
-            pair,
-            dir,
-            offset,
-            at: SystemTime::now(),
-            bytes: bytes.to_vec(),
-        };
-        // The dump thread only ends with the process; if it is gone, there is nobody to tell.
-        let _ = self.queue.send(record);
-        true
-    }
-
-    /// `dir` of `pair` is over: `total` bytes went that way, `dropped` of them are not in the dump.
-    pub fn end(&self, pair: u64, dir: Direction, total: u64, dropped: u64) {
-        let _ = self.queue.send(Record::End {
-            pair,
-            dir,
-            total,
-            dropped,
-        });
-    }
-
-    /// At shutdown: wait until everything queued is written, or until `deadline`.
-    pub fn flush(&self, deadline: Instant) {
-        let (done, finished) = crossbeam_channel::bounded(1);
-        if self.queue.send(Record::Flush(done)).is_err()
-            || finished.recv_deadline(deadline).is_err()
-        {
-            warn!(
-                "dump: {} still queued at exit are not written",
-                Bytes(self.queued_bytes.load(Ordering::Acquire) as u64)
-            );
-        }
-    }
-
-    /// Bytes dropped so far, all pairs together.
-    pub fn dropped_bytes(&self) -> u64 {
-        self.dropped_bytes.load(Ordering::Relaxed)
-    }
-}
-
-/// One direction's view of the dump: counts offsets and drops, and says when the direction ends.
-pub struct Tap<'a> {
-    dumper: &'a Dumper,
-    pair: u64,
-    dir: Direction,
-    offset: u64,
-    dropped: u64,
-}
-
-impl<'a> Tap<'a> {
-    pub fn new(dumper: &'a Dumper, pair: u64, dir: Direction) -> Self {
-        Tap {
-            dumper,
-            pair,
-            dir,
-            offset: 0,
-            dropped: 0,
-        }
-    }
-
-    /// The pump read `bytes`: queue a copy (or count it dropped). Never blocks.
-    pub fn copy(&mut self, bytes: &[u8]) {
-        if !self.dumper.record(self.pair, self.dir, self.offset, bytes) {
-            self.dropped += bytes.len() as u64;
-        }
-        self.offset += bytes.len() as u64;
-    }
-}
-
-impl Drop for Tap<'_> {
-    /// However the pump ends, the dump thread hears that this direction is complete.
-    fn drop(&mut self) {
-        self.dumper
-            .end(self.pair, self.dir, self.offset, self.dropped);
-    }
+/// Start the `dump` thread writing to `target`; the pumps queue their copies on what it returns.
+pub fn start(target: Target) -> Result<Arc<Dumper>, StartupError> {
+    let (dumper, queue) = Dumper::new();
+    let DumpQueue {
+        records,
+        queued_bytes,
+    } = queue;
+    let mut writer = Writer {
+        target,
+        files: HashMap::new(),
+        queued_bytes,
+    };
+    thread::Builder::new()
+        .name("dump".into())
+        .spawn(move || writer.run(&records))
+        .map_err(|source| StartupError::Thread {
+            name: "dump",
+            source,
+        })?;
+    Ok(dumper)
 }
 
 /// The `dump` thread's state.
@@ -213,7 +97,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(&mut self, records: &Receiver<Record>) {
+    fn run(&mut self, records: &crossbeam_channel::Receiver<Record>) {
         for record in records {
             match record {
                 Record::Bytes {

@@ -1,4 +1,5 @@
-//! What each direction of a pair is doing right now, for the live stats table (`stats.rs`).
+//! What each direction of a pair is doing right now, and how many bytes it has delivered: for the
+//! live stats table (`operator/stats.rs`) and the pair's closing line.
 //!
 //! A blocking proxy can answer "what is it doing?" exactly: each pump thread is inside one call,
 //! and it says which before it makes it. The pump publishes its state here with relaxed atomic
@@ -14,13 +15,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
-use crate::report::Bytes;
+use crate::units::Bytes;
 
 /// One direction's state, as the table prints it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
-    /// The pair's first thread is still connecting to the destination.
-    Connecting,
+    /// The pair's first thread is still connecting to the destination. Zero, because that is
+    /// what a fresh (all-zero) `Activity` holds.
+    Connecting = 0,
     /// Blocked in `read` on the source, since `since`.
     Reading,
     /// Holding `pending` bytes for the sink; its last byte moved at `since`.
@@ -41,23 +43,16 @@ impl State {
     ];
 }
 
-/// One direction's published state.
-#[derive(Debug)]
+/// One direction's published state. A new one reads `connecting` (state 0) with nothing delivered.
+#[derive(Debug, Default)]
 pub struct Activity {
     state: AtomicU8,
     since: AtomicU64,
     pending: AtomicU64,
+    delivered: AtomicU64,
 }
 
 impl Activity {
-    pub fn new() -> Self {
-        Activity {
-            state: AtomicU8::new(State::Connecting as u8),
-            since: AtomicU64::new(0),
-            pending: AtomicU64::new(0),
-        }
-    }
-
     /// About to block in `read`.
     pub fn reading(&self, now: u64) {
         self.since.store(now, Ordering::Relaxed);
@@ -71,10 +66,16 @@ impl Activity {
         self.state.store(State::Writing as u8, Ordering::Relaxed);
     }
 
-    /// Some of them went: `held` are left, and the sink is not blocked as of `now`.
-    pub fn wrote(&self, now: u64, held: usize) {
+    /// `sent` of them went: `held` are left, and the sink is not blocked as of `now`.
+    pub fn wrote(&self, now: u64, sent: usize, held: usize) {
+        self.delivered.fetch_add(sent as u64, Ordering::Relaxed);
         self.since.store(now, Ordering::Relaxed);
         self.pending.store(held as u64, Ordering::Relaxed);
+    }
+
+    /// Bytes this direction has delivered to its sink so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
     }
 
     /// The pump is out of its loop, for good.
@@ -131,17 +132,22 @@ mod tests {
 
     #[test]
     fn states_read_as_the_table_prints_them() {
-        let a = Activity::new();
+        let a = Activity::default();
         assert_eq!(a.snapshot(0).to_string(), "connecting");
         a.reading(SECOND);
         assert_eq!(a.snapshot(4 * SECOND).to_string(), "reading 3.0 s");
         a.writing(5 * SECOND, 300_000);
-        a.wrote(6 * SECOND, 262_144);
+        a.wrote(6 * SECOND, 37_856, 262_144);
+        assert_eq!(a.delivered(), 37_856);
         assert_eq!(
             a.snapshot(13 * SECOND + SECOND / 3).to_string(),
             "writing, blocked 7.3 s, 256.0 KiB pending"
         );
+        a.wrote(7 * SECOND, 262_144, 0);
+        assert_eq!(a.delivered(), 300_000);
         a.finished(State::HalfClosed);
         assert_eq!(a.snapshot(20 * SECOND).to_string(), "half-closed");
+        a.finished(State::Done);
+        assert_eq!(a.snapshot(20 * SECOND).to_string(), "done");
     }
 }

@@ -1,0 +1,173 @@
+//! The listening socket: where it is bound, and how to wake a thread blocked in `accept`.
+//!
+//! By default the proxy listens on `[::]` with `IPV6_V6ONLY` off, so one socket takes both IPv6 and
+//! IPv4 clients (the latter appear as `::ffff:a.b.c.d`). On a host without IPv6 it falls back to
+//! `0.0.0.0`. std's `TcpListener::bind` cannot switch `IPV6_V6ONLY` off explicitly (it inherits a
+//! sysctl), so the socket is made with socket2.
+//!
+//! A thread blocked in `accept` wakes only for a connection. So to stop the accept loop we connect
+//! to ourselves ([`knock`]), as tiny-http does: the loop wakes, sees the stop flag and leaves.
+//!
+//! Blocking: only [`knock`]'s connect, bounded by [`KNOCK_TIMEOUT`].
+
+use std::io;
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket,
+};
+use std::time::Duration;
+
+use log::debug;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::error::StartupError;
+
+/// Connections the kernel may hold for us while the accept loop is busy or at `--max-connections`.
+/// Linux caps it at `net.core.somaxconn` (4096 on current kernels); 1024 covers a burst of clients.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// How long a [`knock`] may take; it goes to our own machine, so this is generous.
+pub const KNOCK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Bind the listening socket on `bind` (default: every interface, IPv6 and IPv4) and `port`.
+pub fn bind(bind: Option<&str>, port: u16) -> Result<TcpListener, StartupError> {
+    let failed = |address| move |source| StartupError::Listen { address, source };
+    let Some(host) = bind else {
+        let any_v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+        return listen_on(any_v6).or_else(|e| {
+            debug!("cannot listen on {any_v6} ({e}); falling back to IPv4 only");
+            let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+            listen_on(any_v4).map_err(failed(any_v4))
+        });
+    };
+    let unresolved = |source| StartupError::Resolve {
+        what: "--bind address",
+        host: host.to_string(),
+        source,
+    };
+    let address = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| unresolved(Some(e)))?
+        .next()
+        .ok_or_else(|| unresolved(None))?;
+    listen_on(address).map_err(failed(address))
+}
+
+fn listen_on(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    if address.is_ipv6() && address.ip().is_unspecified() {
+        socket.set_only_v6(false)?;
+    }
+    // Lets a restarted proxy bind at once, while old connections linger in TIME_WAIT (std does the same).
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Does this listener take IPv4 clients as well as IPv6 ones?
+pub fn describe(listener: &TcpListener) -> String {
+    match listener.local_addr() {
+        Ok(a) if a.is_ipv6() && a.ip().is_unspecified() => format!("{a} (IPv6 and IPv4)"),
+        Ok(a) => a.to_string(),
+        Err(e) => format!("an unknown address ({e})"),
+    }
+}
+
+/// The address to connect to in order to reach `listening`: an unspecified address becomes the
+/// loopback address of the same family.
+pub fn wake_address(listening: SocketAddr) -> SocketAddr {
+    let ip = match listening.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, listening.port())
+}
+
+/// Would a connection to `destination` arrive at this listener, bound to `listening`? Then a
+/// proxy relaying there would relay every client to itself, one pair after another, until
+/// `--max-connections` is used up. An unspecified listening address takes every local address of
+/// its family (and `[::]`, dual-stack, IPv4 as well); a specific one only itself.
+pub fn would_reach(listening: SocketAddr, destination: SocketAddr) -> bool {
+    if listening.port() != destination.port() {
+        return false;
+    }
+    let (heard_on, target) = (
+        listening.ip().to_canonical(),
+        destination.ip().to_canonical(),
+    );
+    // Connecting to an unspecified address reaches the loopback address of its family.
+    let target = match target {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    match heard_on {
+        IpAddr::V6(any) if any.is_unspecified() => is_local(target),
+        IpAddr::V4(any) if any.is_unspecified() => target.is_ipv4() && is_local(target),
+        specific => specific == target,
+    }
+}
+
+/// Is `ip` one of this host's own addresses? The kernel knows: only a local address can be bound.
+fn is_local(ip: IpAddr) -> bool {
+    ip.is_loopback() || UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
+/// Connect to our own listener so that a thread blocked in `accept` returns.
+pub fn knock(address: SocketAddr) {
+    if let Err(e) = TcpStream::connect_timeout(&address, KNOCK_TIMEOUT) {
+        debug!("knock on {address} failed ({e}); the accept loop will notice the stop on its next client");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reaches(listening: &str, destination: &str) -> bool {
+        would_reach(listening.parse().unwrap(), destination.parse().unwrap())
+    }
+
+    #[test]
+    fn a_destination_on_our_own_port_and_address_is_ourselves() {
+        assert!(reaches("[::]:7000", "127.0.0.1:7000"));
+        assert!(reaches("[::]:7000", "[::1]:7000"));
+        assert!(reaches("[::]:7000", "0.0.0.0:7000"));
+        assert!(reaches("0.0.0.0:7000", "127.0.0.5:7000"));
+        assert!(reaches("127.0.0.1:7000", "127.0.0.1:7000"));
+        assert!(reaches("[::ffff:127.0.0.1]:7000", "127.0.0.1:7000"));
+    }
+
+    #[test]
+    fn another_port_address_or_family_is_not() {
+        assert!(!reaches("[::]:7000", "127.0.0.1:7001"));
+        assert!(!reaches("127.0.0.1:7000", "127.0.0.2:7000"));
+        assert!(!reaches("0.0.0.0:7000", "[::1]:7000"));
+        // A documentation address is never one of ours.
+        assert!(!reaches("[::]:7000", "192.0.2.1:7000"));
+    }
+
+    #[test]
+    fn wake_address_turns_any_into_loopback() {
+        let wake = |a: &str| wake_address(a.parse().unwrap()).to_string();
+        assert_eq!(wake("0.0.0.0:5"), "127.0.0.1:5");
+        assert_eq!(wake("[::]:5"), "[::1]:5");
+        assert_eq!(wake("127.0.0.2:5"), "127.0.0.2:5");
+    }
+
+    #[test]
+    fn a_busy_port_is_an_error_naming_the_address() {
+        let held = bind(Some("127.0.0.1"), 0).unwrap();
+        let port = held.local_addr().unwrap().port();
+        let err = bind(Some("127.0.0.1"), port).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("cannot listen on 127.0.0.1:{port}: ")),
+            "{err}"
+        );
+    }
+}

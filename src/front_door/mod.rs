@@ -1,0 +1,17 @@
+//! The front door: who gets in, how many at once, and how the main thread stops letting them in.
+//!
+//! The main thread lives here. It binds the [`listener`], then runs the [`accept`] loop: wait for
+//! room under `--max-connections` ([`limits`], [`live`]), block in `accept`, check the client
+//! against `--allow` ([`allow`]), and hand it to the relay. A signal reaches it through the
+//! [`stop`] flag. Warnings a flood of clients could repeat are rate-limited ([`ratelimit`]).
+//!
+//! This room uses the relay (to start pairs and to end them at a stop); the relay knows nothing
+//! of it.
+
+pub mod accept;
+pub mod allow;
+pub mod limits;
+pub mod listener;
+pub mod live;
+pub mod ratelimit;
+pub mod stop;

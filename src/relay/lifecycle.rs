@@ -1,0 +1,257 @@
+//! A pair's life, from the accepted client to its one closing line.
+//!
+//! The main thread hands a freshly accepted client to [`Relay::open`] and [`Relay::start`]; it
+//! never touches the pair's sockets again (except to end the pair when the proxy stops).
+//! Everything else happens on the pair's own two threads (parked ones reused, or new ones:
+//! `workers.rs`):
+//!
+//! ```text
+//!   main ──start──▶ "pair 17 c->s": connect to the destination ──start──▶ "pair 17 s->c"
+//!                        │ pump client → server                              │ pump server → client
+//!                        │ wait for "done" ◀─────────────────────────────────┘
+//!                        └ log one line, give the slot back
+//! ```
+//!
+//! Blocking in here: `connect` (bounded by `--connect-timeout`), the two pumps, and the wait for the
+//! s->c thread's "done". What wakes them: [`Pair::end`], which shuts both sockets down.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+
+use crossbeam_channel::{bounded, Sender};
+use log::{debug, info, trace, warn};
+
+use crate::relay::activity::State;
+use crate::relay::channel::{CopyBuffer, CopyMode, SplicePipe};
+use crate::relay::close::{CloseReason, PairReport};
+use crate::relay::direction::{Direction, Side};
+use crate::relay::error::{RelayError, Step};
+use crate::relay::hang::{HangClock, HangRule};
+use crate::relay::pair::Pair;
+use crate::relay::pump::{pump, Flow};
+use crate::relay::tap::Tap;
+use crate::relay::totals::Totals;
+use crate::relay::upstream::Upstream;
+use crate::relay::workers::Workers;
+
+/// Stack for each pair thread. The pump's buffer lives in the pool, and its deepest call (a trace
+/// line being formatted) needs a few KiB: measured, a pump thread touches 8 KiB of its stack. The
+/// reservation is address space, not memory, so 256 KiB (an eighth of the 2 MiB default) buys a
+/// wide margin for free.
+pub const PAIR_STACK_SIZE: usize = 256 * 1024;
+
+/// The relay: starts pairs, and gives each the same way to the destination, hang rule, way of
+/// moving bytes, counters and threads.
+pub struct Relay {
+    upstream: Upstream,
+    rule: HangRule,
+    copy_mode: CopyMode,
+    totals: Totals,
+    workers: Arc<Workers>,
+}
+
+impl Relay {
+    pub fn new(upstream: Upstream, rule: HangRule, copy_mode: CopyMode) -> Arc<Self> {
+        Arc::new(Relay {
+            upstream,
+            rule,
+            copy_mode,
+            totals: Totals::default(),
+            workers: Workers::new(PAIR_STACK_SIZE),
+        })
+    }
+
+    /// A pair for a client just accepted; nothing runs until [`Relay::start`].
+    pub fn open(&self, id: u64, client: TcpStream, client_addr: SocketAddr) -> Arc<Pair> {
+        Arc::new(Pair::new(id, client, client_addr, self.rule))
+    }
+
+    /// Start the pair's first thread. `ticket` is dropped when the pair's last thread lets go of
+    /// it, even if a pump panics: whoever holds the other end learns that the slot is free. If
+    /// the OS refuses a thread, the pair (and its client) is dropped with the ticket.
+    pub fn start(self: &Arc<Self>, pair: Arc<Pair>, ticket: impl Send + 'static) -> io::Result<()> {
+        let relay = Arc::clone(self);
+        self.workers.run(
+            thread_label(pair.id(), Direction::ClientToServer),
+            move || {
+                let _ticket = ticket;
+                run(pair, &relay);
+            },
+        )
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    pub fn workers(&self) -> &Workers {
+        &self.workers
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    pub fn copy_mode(&self) -> &CopyMode {
+        &self.copy_mode
+    }
+}
+
+/// The name of the thread serving one direction of pair `id`, `pair 17 c->s`: what the log, `top
+/// -H` and /proc call it while it does.
+fn thread_label(id: u64, dir: Direction) -> String {
+    format!("pair {id} {}", dir.arrow())
+}
+
+/// The whole life of a pair, on its `c->s` thread.
+fn run(pair: Arc<Pair>, relay: &Arc<Relay>) {
+    debug!("pair {} open: client {}", pair.id(), pair.client_addr());
+    match relay.upstream.connect() {
+        Ok((server, addr)) => match get_ready(&pair, &server, &relay.upstream) {
+            Ok(()) if pair.attach_server(server, addr) => relay_both_ways(&pair, addr, relay),
+            Ok(()) => {} // the pair was ended while we connected
+            Err(reason) => pair.end(reason),
+        },
+        Err(why) => pair.end(CloseReason::Failed(RelayError::Connect(why))),
+    }
+    finish(pair, relay);
+}
+
+/// Prepare both sockets, then (with `--send-proxy`) introduce the client. Each failure is blamed
+/// on the socket whose call failed: a client that left while we connected is the client's doing.
+fn get_ready(pair: &Pair, server: &TcpStream, upstream: &Upstream) -> Result<(), CloseReason> {
+    let client = pair.client();
+    // The hang rule's clocks run from now: time spent connecting is `--connect-timeout`'s business.
+    pair.clock().progress(pair.clock().now());
+    prepare(client, Side::Client, pair.clock())?;
+    prepare(server, Side::Server, pair.clock())?;
+    if upstream.send_proxy.is_none() {
+        return Ok(());
+    }
+    let local = client.local_addr().map_err(blame(Side::Client))?;
+    upstream
+        .introduce(server, pair.client_addr(), local)
+        .map_err(blame(Side::Server))
+}
+
+/// TCP_NODELAY so a small write (a keystroke, a request) leaves at once instead of waiting for
+/// Nagle's algorithm; the hang rule's timeouts so no call can block past its deadline.
+fn prepare(socket: &TcpStream, side: Side, clock: &HangClock) -> Result<(), CloseReason> {
+    let set = || -> io::Result<()> {
+        socket.set_nodelay(true)?;
+        socket.set_read_timeout(clock.read_timeout(clock.now()))?;
+        socket.set_write_timeout(clock.write_timeout())
+    };
+    set().map_err(|e| CloseReason::from_io(side, Step::Prepare, e))
+}
+
+fn blame(side: Side) -> impl Fn(io::Error) -> CloseReason {
+    move |e| CloseReason::from_io(side, Step::ProxyHeader, e)
+}
+
+/// Both ends exist: pump both directions at once, one per thread.
+fn relay_both_ways(pair: &Arc<Pair>, server_addr: SocketAddr, relay: &Arc<Relay>) {
+    debug!("pair {} connected to {server_addr}", pair.id());
+    // The s->c thread says when it is done (and whether it finished, or panicked) on this channel:
+    // it may be a reused thread, so there is no handle to join.
+    let (done, finished) = bounded::<bool>(1);
+    let other = Arc::clone(pair);
+    let downstream_relay = Arc::clone(relay);
+    let downstream = relay.workers.run(
+        thread_label(pair.id(), Direction::ServerToClient),
+        move || {
+            let report = DoneReport {
+                done,
+                finished: false,
+            };
+            // Declared after `report`, so dropped before it even in a panic: this thread lets go
+            // of the pair (and maybe its sockets) before c->s hears "done" and writes the log line.
+            let pair = other;
+            pump_and_report(
+                &pair,
+                Direction::ServerToClient,
+                &downstream_relay.copy_mode,
+            );
+            drop(pair);
+            report.finished();
+        },
+    );
+    if let Err(e) = downstream {
+        let no_thread = RelayError::NoThread(Arc::new(e));
+        return pair.end(CloseReason::Failed(no_thread));
+    }
+    pump_and_report(pair, Direction::ClientToServer, &relay.copy_mode);
+    if finished.recv() != Ok(true) {
+        // The pump panicked (a bug); the panic message is already on stderr. Free the client.
+        pair.end(CloseReason::Failed(RelayError::Panicked));
+    }
+}
+
+/// Tells the c->s thread that s->c is over, also when it unwinds from a panic.
+struct DoneReport {
+    done: Sender<bool>,
+    finished: bool,
+}
+
+impl DoneReport {
+    fn finished(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for DoneReport {
+    fn drop(&mut self) {
+        // The receiver waits in `relay_both_ways` until this arrives; it cannot be gone.
+        let _ = self.done.send(self.finished);
+    }
+}
+
+/// Run one direction through the channel `mode` offers; if it stops the pair, end the pair so
+/// the other thread wakes at once.
+fn pump_and_report(pair: &Pair, dir: Direction, mode: &CopyMode) {
+    let Some(lane) = pair.lane(dir) else {
+        return; // not connected: nothing to relay
+    };
+    let tap = mode.dump.as_deref().map(|d| Tap::new(d, pair.id(), dir));
+    let flow = if let Some(pipe) = mode.pipes.as_ref().and_then(SplicePipe::new) {
+        pump(&lane, pipe, tap)
+    } else if let Some(buffer) = CopyBuffer::new(&mode.buffers) {
+        if mode.pipes.is_some() {
+            trace!("no pipe for splice (budget spent or out of descriptors); copying instead");
+        }
+        pump(&lane, buffer, tap)
+    } else {
+        lane.activity.finished(State::Done);
+        Flow::Stopped(CloseReason::Failed(RelayError::NoBuffer))
+    };
+    if let Flow::Stopped(reason) = flow {
+        pair.end(reason);
+    }
+}
+
+/// Close both sockets, then say so: a reader of the log line may rely on the descriptors being gone.
+fn finish(pair: Arc<Pair>, relay: &Relay) {
+    let reason = pair.reason().cloned().unwrap_or(CloseReason::BothEof);
+    let up = pair.delivered(Direction::ClientToServer);
+    let down = pair.delivered(Direction::ServerToClient);
+    let report = PairReport {
+        id: pair.id(),
+        client: pair.client_addr(),
+        server: pair.server_addr().map_or_else(
+            || relay.upstream.destination.to_string(),
+            |addr| addr.to_string(),
+        ),
+        reason: &reason,
+        bytes_up: up,
+        bytes_down: down,
+        duration: pair.age(),
+    };
+    relay.totals.add_pair(up, down, &reason);
+    drop(pair); // the last strong reference: both sockets close here
+    if reason.is_warning() {
+        warn!("{report}");
+    } else {
+        info!("{report}");
+    }
+}

@@ -1,0 +1,200 @@
+//! A pair — one client and its own connection to the destination — and the state its two threads
+//! share: the sockets, the hang clock, the shutdown flag, and what each direction is doing.
+//!
+//! The pair's life is told in `lifecycle.rs`; this file says what a pair *is* and how it is
+//! ended. [`Pair::end`] is the one way to stop a pair from outside its pumps: it records the
+//! reason and shuts both sockets down, so every blocked call on them returns at once. Shutting
+//! down rather than closing is deliberate: the descriptors stay valid (and cannot be reused for
+//! another connection) until the last thread lets go of the pair and the sockets drop.
+//!
+//! Nothing here blocks.
+
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{fence, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::relay::activity::Activity;
+use crate::relay::close::{CloseReason, Ending};
+use crate::relay::direction::{Direction, Side};
+use crate::relay::hang::{HangClock, HangRule};
+use crate::relay::pump::Lane;
+
+/// One client, its destination connection once made, and the state both threads share.
+pub struct Pair {
+    id: u64,
+    client: TcpStream,
+    client_addr: SocketAddr,
+    server: OnceLock<(TcpStream, SocketAddr)>,
+    clock: HangClock,
+    ending: Ending,
+    /// What each direction's pump is doing (indexed by `Direction::index`).
+    activity: [Activity; 2],
+    opened: Instant,
+}
+
+impl Pair {
+    pub fn new(id: u64, client: TcpStream, client_addr: SocketAddr, rule: HangRule) -> Self {
+        Pair {
+            id,
+            client,
+            client_addr,
+            server: OnceLock::new(),
+            clock: HangClock::start(rule),
+            ending: Ending::default(),
+            activity: Default::default(),
+            opened: Instant::now(),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn client(&self) -> &TcpStream {
+        &self.client
+    }
+
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client_addr
+    }
+
+    /// The destination address connected to, once connected.
+    pub fn server_addr(&self) -> Option<SocketAddr> {
+        self.server.get().map(|(_, addr)| *addr)
+    }
+
+    pub fn clock(&self) -> &HangClock {
+        &self.clock
+    }
+
+    pub fn activity(&self, dir: Direction) -> &Activity {
+        &self.activity[dir.index()]
+    }
+
+    pub fn delivered(&self, dir: Direction) -> u64 {
+        self.activity(dir).delivered()
+    }
+
+    pub fn age(&self) -> Duration {
+        self.opened.elapsed()
+    }
+
+    /// Why the pair ended, once it has.
+    pub fn reason(&self) -> Option<&CloseReason> {
+        self.ending.reason()
+    }
+
+    /// Everything the pump for `dir` needs; `None` until the destination is connected.
+    pub fn lane(&self, dir: Direction) -> Option<Lane<'_>> {
+        Some(Lane {
+            dir,
+            source: self.socket(dir.source())?,
+            sink: self.socket(dir.sink())?,
+            clock: &self.clock,
+            ending: &self.ending,
+            activity: self.activity(dir),
+        })
+    }
+
+    /// The socket to `side`; the server's exists only once connected.
+    fn socket(&self, side: Side) -> Option<&TcpStream> {
+        match side {
+            Side::Client => Some(&self.client),
+            Side::Server => self.server.get().map(|(stream, _)| stream),
+        }
+    }
+
+    /// End the pair for `reason` and wake both threads. Only the first reason counts: anything
+    /// that fails after it (a read that sees our own shutdown, say) is its consequence.
+    pub fn end(&self, reason: CloseReason) {
+        if !self.ending.record(reason) {
+            return;
+        }
+        // Pairs with the fence in `attach_server`: either we see the server socket here and shut
+        // it down, or that thread sees the reason and never starts relaying.
+        fence(Ordering::SeqCst);
+        for side in [Side::Client, Side::Server] {
+            if let Some(socket) = self.socket(side) {
+                // Errors only mean the socket is already down, which is what we want.
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// Install the destination connection; `false` if the pair ended while we were connecting.
+    pub fn attach_server(&self, stream: TcpStream, addr: SocketAddr) -> bool {
+        if self.server.set((stream, addr)).is_err() {
+            return false;
+        }
+        fence(Ordering::SeqCst);
+        if self.ending.has_ended() {
+            if let Some(server) = self.socket(Side::Server) {
+                let _ = server.shutdown(Shutdown::Both);
+            }
+            return false;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    /// A connected pair of loopback sockets: (ours, the peer's).
+    fn connected() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, _) = listener.accept().unwrap();
+        (ours, peer)
+    }
+
+    fn pair() -> (Pair, TcpStream) {
+        let (client, client_peer) = connected();
+        let addr = client.peer_addr().unwrap();
+        let rule = HangRule::new(Duration::from_secs(10), Duration::from_secs(10));
+        (Pair::new(1, client, addr, rule), client_peer)
+    }
+
+    #[test]
+    fn no_lane_until_the_server_is_attached() {
+        let (pair, _client) = pair();
+        assert!(pair.lane(Direction::ClientToServer).is_none());
+        let (server, _server_peer) = connected();
+        let addr = server.peer_addr().unwrap();
+        assert!(pair.attach_server(server, addr));
+        assert_eq!(pair.server_addr(), Some(addr));
+        let lane = pair.lane(Direction::ServerToClient).unwrap();
+        assert_eq!(lane.dir, Direction::ServerToClient);
+        assert_eq!(lane.sink.peer_addr().unwrap(), pair.client_addr());
+    }
+
+    #[test]
+    fn ending_wakes_the_peer_and_keeps_the_first_reason() {
+        let (pair, mut client) = pair();
+        pair.end(CloseReason::Shutdown);
+        pair.end(CloseReason::BothEof);
+        assert!(matches!(pair.reason(), Some(CloseReason::Shutdown)));
+        // The shutdown reached the client's peer: it reads EOF at once.
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(client.read(&mut [0u8; 1]).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_server_attached_after_the_end_is_shut_down_and_refused() {
+        let (pair, _client) = pair();
+        pair.end(CloseReason::Shutdown);
+        let (server, mut server_peer) = connected();
+        let addr = server.peer_addr().unwrap();
+        assert!(!pair.attach_server(server, addr));
+        server_peer
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(server_peer.read(&mut [0u8; 1]).unwrap(), 0);
+    }
+}

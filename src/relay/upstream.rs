@@ -1,0 +1,204 @@
+//! The way to the destination: where it is, how long to wait for it, and what to tell it first.
+//!
+//! A name is resolved when the proxy starts, so a typo is a start-up error (exit 1) rather than a
+//! warning per client, and no pair waits on a DNS server. Each pair then tries the addresses in the
+//! order the resolver gave them, each for at most `--connect-timeout`, and uses the first that
+//! answers. With `--send-proxy`, the new connection begins with a PROXY protocol header naming the
+//! client. Blocking here (`connect`, the header's write) happens on the pair's own thread, never
+//! the accept loop's.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::debug;
+
+use crate::error::StartupError;
+use crate::relay::error::ConnectError;
+use crate::relay::proxy_protocol::{self, Version};
+
+/// Where every client is relayed to.
+#[derive(Debug)]
+pub struct Destination {
+    host: String,
+    port: u16,
+    addresses: Vec<SocketAddr>,
+}
+
+impl Destination {
+    /// Resolve `host` (a name or an IP literal) once.
+    pub fn resolve(host: &str, port: u16) -> Result<Self, StartupError> {
+        let failed = |source| StartupError::Resolve {
+            what: "destination",
+            host: host.to_string(),
+            source,
+        };
+        let addresses = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| failed(Some(e)))?
+            .collect();
+        Self::from_addresses(host, port, addresses).ok_or_else(|| failed(None))
+    }
+
+    /// A destination with a known address list, tried in this order; `None` if it is empty.
+    pub fn from_addresses(host: &str, port: u16, addresses: Vec<SocketAddr>) -> Option<Self> {
+        (!addresses.is_empty()).then(|| Destination {
+            host: host.to_string(),
+            port,
+            addresses,
+        })
+    }
+
+    pub fn addresses(&self) -> &[SocketAddr] {
+        &self.addresses
+    }
+
+    /// For the listening line: `[::1]:5432` for an IP literal, and for a name the addresses it
+    /// resolved to, `localhost:5432 (resolved to [::1]:5432, 127.0.0.1:5432)`.
+    pub fn describe(&self) -> String {
+        if self.host.parse::<IpAddr>().is_ok() {
+            return self.to_string();
+        }
+        let resolved: Vec<String> = self.addresses.iter().map(ToString::to_string).collect();
+        format!("{self} (resolved to {})", resolved.join(", "))
+    }
+
+    /// Connect to the first address that answers within `timeout` (`None`: the OS's own limit).
+    pub fn connect(
+        &self,
+        timeout: Option<Duration>,
+    ) -> Result<(TcpStream, SocketAddr), ConnectError> {
+        let mut failures = ConnectError::default();
+        for &address in &self.addresses {
+            let attempt = match timeout {
+                Some(limit) => TcpStream::connect_timeout(&address, limit),
+                None => TcpStream::connect(address),
+            };
+            match attempt {
+                Ok(stream) => return Ok((stream, address)),
+                Err(e) => {
+                    debug!("connect to {address} failed: {e}");
+                    failures.attempts.push((address, Arc::new(e)));
+                }
+            }
+        }
+        Err(failures)
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port) // an IPv6 literal
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The destination and how every pair reaches it.
+#[derive(Debug)]
+pub struct Upstream {
+    pub destination: Destination,
+    /// `None`: no limit beyond the operating system's own.
+    pub connect_timeout: Option<Duration>,
+    /// `--send-proxy`: the PROXY protocol header to begin each destination connection with.
+    pub send_proxy: Option<Version>,
+}
+
+impl Upstream {
+    pub fn connect(&self) -> Result<(TcpStream, SocketAddr), ConnectError> {
+        self.destination.connect(self.connect_timeout)
+    }
+
+    /// `--send-proxy`: tell the destination who the client is (`client`, which connected to us
+    /// at `local`) before any of the client's bytes. A fresh connection's send buffer is empty,
+    /// so the header goes out in one write at once.
+    pub fn introduce(
+        &self,
+        server: &TcpStream,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> io::Result<()> {
+        match self.send_proxy {
+            Some(version) => (&*server).write_all(&proxy_protocol::header(version, client, local)),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    #[test]
+    fn ip_literals_resolve_without_a_resolver_and_print_once() {
+        let d = Destination::resolve("::1", 80).unwrap();
+        assert_eq!(d.to_string(), "[::1]:80");
+        assert_eq!(d.describe(), "[::1]:80");
+        assert_eq!(d.addresses(), &["[::1]:80".parse().unwrap()]);
+    }
+
+    #[test]
+    fn a_name_is_described_with_what_it_resolved_to() {
+        let addresses = vec!["[::1]:5".parse().unwrap(), "127.0.0.1:5".parse().unwrap()];
+        let d = Destination::from_addresses("db", 5, addresses).unwrap();
+        assert_eq!(d.describe(), "db:5 (resolved to [::1]:5, 127.0.0.1:5)");
+        assert!(Destination::from_addresses("db", 5, Vec::new()).is_none());
+    }
+
+    #[test]
+    fn unresolvable_name_is_an_error_naming_it() {
+        let err = Destination::resolve("no..such-host.invalid", 80).unwrap_err();
+        assert!(err.to_string().contains("no..such-host.invalid"), "{err}");
+    }
+
+    #[test]
+    fn a_refusing_address_falls_through_to_the_next() {
+        let dead = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap(); // closed again
+        let live = TcpListener::bind("127.0.0.1:0").unwrap();
+        let live_addr = live.local_addr().unwrap();
+        let d = Destination::from_addresses("test", 1, vec![dead, live_addr]).unwrap();
+        let (_, used) = d.connect(Some(Duration::from_secs(2))).unwrap();
+        assert_eq!(used, live_addr);
+        let only_dead = Destination::from_addresses("test", 1, vec![dead]).unwrap();
+        let err = only_dead.connect(None).unwrap_err();
+        assert!(err.to_string().starts_with(&dead.to_string()), "{err}");
+    }
+
+    #[test]
+    fn the_header_goes_first_and_only_when_asked() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let upstream = |send_proxy| Upstream {
+            destination: Destination::from_addresses("t", 1, vec![listener.local_addr().unwrap()])
+                .unwrap(),
+            connect_timeout: None,
+            send_proxy,
+        };
+        let client = "192.0.2.7:5000".parse().unwrap();
+        let local = "198.51.100.1:3000".parse().unwrap();
+        for (send_proxy, expected) in [
+            (None, &b""[..]),
+            (
+                Some(Version::V1),
+                b"PROXY TCP4 192.0.2.7 198.51.100.1 5000 3000\r\n",
+            ),
+        ] {
+            let upstream = upstream(send_proxy);
+            let (server, _) = upstream.connect().unwrap();
+            let (mut at_server, _) = listener.accept().unwrap();
+            upstream.introduce(&server, client, local).unwrap();
+            drop(server);
+            let mut seen = Vec::new();
+            at_server.read_to_end(&mut seen).unwrap();
+            assert_eq!(seen, expected);
+        }
+    }
+}

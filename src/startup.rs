@@ -1,0 +1,155 @@
+//! Start-up: build the three rooms from the command line, in the one order that works, then hand
+//! the main thread to the accept loop until a stop.
+//!
+//! The order matters:
+//! 1. block SIGUSR1 before any thread exists, so every thread inherits the mask and the signal
+//!    can only ever reach the stats thread's `signalfd`;
+//! 2. logging, then the limits (so the pair budget is known before any buffer is reserved);
+//! 3. resolve the destination and bind the listener (either can fail: exit 1, one line);
+//! 4. the relay, the stats thread, the signal handler;
+//! 5. only then the listening line: whoever reads it may rely on all of the above.
+//!
+//! Blocking: the main thread, in [`serve`] (the accept loop) until a stop.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::info;
+
+use crate::cli::Options;
+use crate::error::StartupError;
+use crate::front_door::accept::{serve, Door, Refusals};
+use crate::front_door::allow::AllowList;
+use crate::front_door::limits;
+use crate::front_door::listener;
+use crate::front_door::live::LivePairs;
+use crate::front_door::stop::Stop;
+use crate::operator::{dump, logging, stats};
+use crate::relay::buffer::BufferPool;
+use crate::relay::channel::{self, CopyMode, PipeBudget};
+use crate::relay::hang::HangRule;
+use crate::relay::upstream::{Destination, Upstream};
+use crate::relay::Relay;
+use crate::signals;
+use crate::units::Timeout;
+
+/// How long a stop waits for the dump to catch up: with the pairs' own grace (0.7 s), still
+/// inside the second a stop may take.
+const DUMP_FLUSH_GRACE: Duration = Duration::from_millis(250);
+
+/// Run the proxy until SIGINT or SIGTERM. An error means it never started.
+pub fn run(options: &Options) -> Result<(), StartupError> {
+    stats::block_report_signal()?;
+    logging::init(
+        logging::level(options.quiet, options.verbose),
+        options.log_file.as_deref(),
+    )?;
+    let open_files = limits::raise_open_file_limit();
+    let max_connections = limits::choose_max_connections(options.max_connections, open_files)?;
+    let destination = Destination::resolve(&options.destination_host, options.destination_port)?;
+    let listener = listener::bind(options.bind.as_deref(), options.listen_port)?;
+    let listening = listener
+        .local_addr()
+        .map_err(StartupError::ListeningAddress)?;
+    refuse_relaying_to_ourselves(listening, &destination)?;
+    let described = destination.describe();
+    let upstream = Upstream {
+        destination,
+        connect_timeout: (!options.connect_timeout.is_zero()).then_some(options.connect_timeout),
+        send_proxy: options.send_proxy,
+    };
+    let rule = HangRule::new(options.timeout, options.idle_timeout());
+    let copy_mode = choose_copy_mode(options, max_connections, open_files)?;
+    let relay = Relay::new(upstream, rule, copy_mode);
+    let door = Door {
+        allow: AllowList::new(options.allow.clone()),
+        max_connections,
+        refusals: Arc::new(Refusals::default()),
+    };
+    let live = LivePairs::default();
+    let sources = stats::Sources {
+        live: live.directory(),
+        relay: Arc::clone(&relay),
+        refusals: Arc::clone(&door.refusals),
+    };
+    stats::start(sources, options.stats_interval())?;
+    let stop = Arc::new(Stop::new(listening));
+    signals::install(Arc::clone(&stop))?;
+    info!(
+        "listening on {}, relaying to {described}; timeout {}, idle timeout {}, \
+         connect timeout {}, max {max_connections} pairs",
+        listener::describe(&listener),
+        Timeout(options.timeout),
+        Timeout(options.idle_timeout()),
+        Timeout(options.connect_timeout),
+    );
+    serve_until_stopped(&listener, &door, &relay, &stop, live);
+    Ok(())
+}
+
+/// The accept loop, then what a stop leaves to do: the dump's last bytes and the summary.
+fn serve_until_stopped(
+    listener: &TcpListener,
+    door: &Door,
+    relay: &Arc<Relay>,
+    stop: &Stop,
+    live: LivePairs,
+) {
+    serve(listener, door, relay, stop, live);
+    if let Some(dump) = &relay.copy_mode().dump {
+        // The pairs are gone; what they read must reach the dump before we exit.
+        dump.flush(Instant::now() + DUMP_FLUSH_GRACE);
+    }
+    info!("summary: {}", relay.totals());
+}
+
+/// A destination that is our own listening socket would have every pair connect to the proxy
+/// itself, which accepts it as a new client, and so on until `--max-connections` is spent.
+fn refuse_relaying_to_ourselves(
+    listening: SocketAddr,
+    destination: &Destination,
+) -> Result<(), StartupError> {
+    match destination
+        .addresses()
+        .iter()
+        .find(|address| listener::would_reach(listening, **address))
+    {
+        Some(&address) => Err(StartupError::RelaysToItself {
+            destination: address,
+            listening,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `--copy-mode` and `--dump`: a buffer for each direction of every allowed pair (splice may still
+/// fall back to the copy); with splice, the pipes the open-file limit has left after
+/// `max_connections` pairs' sockets (two descriptors per pipe).
+fn choose_copy_mode(
+    options: &Options,
+    max_connections: usize,
+    open_files: Option<u64>,
+) -> Result<CopyMode, StartupError> {
+    let buffers = BufferPool::new(2 * max_connections, channel::CHUNK)?;
+    let dump = match &options.dump {
+        Some(path) => Some(dump::start(dump::Target::prepare(path)?)?),
+        None => None,
+    };
+    let mut pipes = None;
+    if options.copy_mode == "splice" && dump.is_some() {
+        info!("--dump needs the bytes in our memory: copying instead of splicing");
+    } else if options.copy_mode == "splice" {
+        let spare = limits::spare_descriptors(open_files.unwrap_or(1024), max_connections as u64);
+        info!(
+            "splice: up to {} pipes (two per fully spliced pair), then copy",
+            spare / 2
+        );
+        pipes = Some(PipeBudget::new((spare / 2) as usize));
+    }
+    Ok(CopyMode {
+        pipes,
+        buffers,
+        dump,
+    })
+}
