@@ -12,10 +12,11 @@ BIN    := target/release/tcpproxy
 
 all: build
 
-# Cargo decides what is stale, so this always asks it. It builds tcpproxy and the demo's helpers
-# (target/release/demo-server, demo-client); the copy keeps ./tcpproxy current.
+# Cargo decides what is stale, so this always asks it. It builds the whole workspace: tcpproxy, the
+# demo's helpers (target/release/demo-server, demo-client; scripts/demo/) and the benchmark
+# (target/release/bench; scripts/bench/). The copy keeps ./tcpproxy current.
 build:
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked --workspace
 	cp $(BIN) ./tcpproxy
 
 # The lab's acceptance test with its 10-second timeout, narrated (see README, "The lab test").
@@ -25,7 +26,7 @@ demo: build
 # Lint first: it is the fastest way to fail. Then unit and integration tests against the release
 # build (the binary users run; it also keeps the data-heavy tests quick), then the scripts.
 test: lint build test-deps
-	$(CARGO) test --release --locked
+	$(CARGO) test --release --locked --workspace
 	scripts/test-scripts.sh
 
 # The lab test runs real telnet, and the PROXY protocol test checks our headers against a real
@@ -57,8 +58,9 @@ soak: build
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
+# Only the proxy: the demo and the benchmark are workspace members, not part of the product.
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tcpproxy
 
