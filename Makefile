@@ -14,10 +14,11 @@ all: build
 
 # Cargo decides what is stale, so this always asks it. It builds the whole workspace: tcpproxy, the
 # demo's helpers (target/release/demo-server, demo-client; scripts/demo/) and the benchmark
-# (target/release/bench; scripts/bench/). The copy keeps ./tcpproxy current.
+# (target/release/bench; scripts/bench/). The copy keeps ./tcpproxy current: written beside it, then
+# renamed over it, so a running ./tcpproxy keeps its old file (writing over it fails: Text file busy).
 build:
 	$(CARGO) build --release --locked --workspace
-	cp $(BIN) ./tcpproxy
+	cp $(BIN) ./.tcpproxy.new && mv -f ./.tcpproxy.new ./tcpproxy
 
 # The lab's acceptance test with its 10-second timeout, narrated (see README, "The lab test").
 demo: build
@@ -66,4 +67,4 @@ install: build
 
 clean:
 	$(CARGO) clean
-	rm -f ./tcpproxy
+	rm -f ./tcpproxy ./.tcpproxy.new
