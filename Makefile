@@ -12,11 +12,13 @@ BIN    := target/release/tcpproxy
 
 all: build
 
-# Cargo decides what is stale, so this always asks it. It builds tcpproxy and the demo's helpers
-# (target/release/demo-server, demo-client); the copy keeps ./tcpproxy current.
+# Cargo decides what is stale, so this always asks it. It builds the whole workspace: tcpproxy, the
+# demo's helpers (target/release/demo-server, demo-client; scripts/demo/) and the benchmark
+# (target/release/bench; scripts/bench/). The copy keeps ./tcpproxy current: written beside it, then
+# renamed over it, so a running ./tcpproxy keeps its old file (writing over it fails: Text file busy).
 build:
-	$(CARGO) build --release --locked
-	cp $(BIN) ./tcpproxy
+	$(CARGO) build --release --locked --workspace
+	cp $(BIN) ./.tcpproxy.new && mv -f ./.tcpproxy.new ./tcpproxy
 
 # The lab's acceptance test with its 10-second timeout, narrated (see README, "The lab test").
 demo: build
@@ -25,7 +27,7 @@ demo: build
 # Lint first: it is the fastest way to fail. Then unit and integration tests against the release
 # build (the binary users run; it also keeps the data-heavy tests quick), then the scripts.
 test: lint build test-deps
-	$(CARGO) test --release --locked
+	$(CARGO) test --release --locked --workspace
 	scripts/test-scripts.sh
 
 # The lab test runs real telnet, and the PROXY protocol test checks our headers against a real
@@ -57,11 +59,12 @@ soak: build
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
+# Only the proxy: the demo and the benchmark are workspace members, not part of the product.
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tcpproxy
 
 clean:
 	$(CARGO) clean
-	rm -f ./tcpproxy
+	rm -f ./tcpproxy ./.tcpproxy.new

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{start_proxy, Target};
+use crate::target::{start_proxy, Target};
 
 /// A scratch directory for the peers' configuration files, removed on drop.
 pub struct Scratch(PathBuf);

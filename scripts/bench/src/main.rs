@@ -1,0 +1,149 @@
+//! bench: `make bench` — how fast is tcpproxy, compared with a direct loopback connection measured
+//! in the same run (and with socat, HAProxy and nginx, when installed and asked for)?
+//!
+//! Every figure is measured against each target in turn, round after round (direct, tcpproxy,
+//! peers, then again), so a machine that gets busier during the run affects all of them alike; the
+//! table shows the median of the rounds. Only ratios within one run mean anything: the load
+//! generator, the backend and the proxy share the machine's cores.
+//!
+//! Usage: bench [--quick] [--rounds N] [--peers] [--proxy PATH] [--scale N]
+//!
+//! This file owns the command line and the run: start the targets, measure each round after round,
+//! print the table. `target` starts and stops what is measured through, `peers` the other proxies,
+//! `workloads` the backend and the load, `measure` one target's figures (and `--scale`), `usage`
+//! a process's RSS and threads, `table` the output.
+
+mod measure;
+mod peers;
+mod table;
+mod target;
+mod usage;
+mod workloads;
+
+use std::io;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use clap::Parser;
+
+use measure::Figures;
+use target::{start_proxy, Target};
+
+/// Measure tcpproxy against a direct loopback connection.
+#[derive(Parser)]
+#[command(name = "bench")]
+struct Options {
+    /// Shorter runs, one round: under a minute, for a quick look
+    #[arg(long)]
+    quick: bool,
+    /// Rounds to take the median of [default: 3, or 1 with --quick]
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Instead of the table: hold N idle pairs through tcpproxy at once and report its RSS and
+    /// threads, then the p99 of 1,000 pingers among them
+    #[arg(long, value_name = "N")]
+    scale: Option<usize>,
+    /// Also measure socat, HAProxy and nginx (stream), those that are installed
+    #[arg(long)]
+    peers: bool,
+    /// The tcpproxy binary to measure
+    #[arg(long, default_value = "target/release/tcpproxy")]
+    proxy: String,
+}
+
+/// How long each workload runs.
+pub(crate) struct Lengths {
+    pub(crate) stream: Duration,
+    pub(crate) connections: Duration,
+    pub(crate) pings: usize,
+    pub(crate) pingers: Duration,
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(options: &Options) -> io::Result<()> {
+    let lengths = if options.quick {
+        Lengths {
+            stream: Duration::from_millis(500),
+            connections: Duration::from_millis(500),
+            pings: 2000,
+            pingers: Duration::from_secs(1),
+        }
+    } else {
+        Lengths {
+            stream: Duration::from_secs(2),
+            connections: Duration::from_secs(1),
+            pings: 10_000,
+            pingers: Duration::from_secs(3),
+        }
+    };
+    let rounds = options.rounds.unwrap_or(if options.quick { 1 } else { 3 });
+    let backend = workloads::start_backend()?;
+    let mut targets = vec![Target {
+        name: "direct".into(),
+        addr: backend,
+        process: None,
+    }];
+    targets.push(start_proxy(
+        "tcpproxy",
+        Command::new(&options.proxy),
+        backend,
+        |port, backend| {
+            vec![
+                "-q".into(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "127.0.0.1".into(),
+                backend.to_string(),
+                port.to_string(),
+            ]
+        },
+    )?);
+    targets.push(start_proxy(
+        "tcpproxy splice",
+        Command::new(&options.proxy),
+        backend,
+        |port, backend| {
+            // 4,000 pairs' sockets leave the 20,000-descriptor limit room for ~6,000 pipes.
+            let mut args = vec![
+                "--copy-mode".into(),
+                "splice".into(),
+                "--max-connections".into(),
+                "4000".into(),
+            ];
+            args.extend([
+                "-q".into(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "127.0.0.1".into(),
+            ]);
+            args.extend([backend.to_string(), port.to_string()]);
+            args
+        },
+    )?);
+    let scratch = peers::Scratch::new()?;
+    if options.peers {
+        targets.extend(peers::start_all(backend, &scratch)?);
+    }
+    if let Some(pairs) = options.scale {
+        return measure::scale(&targets[1], pairs, &lengths);
+    }
+    let mut results: Vec<Vec<Figures>> = vec![Vec::new(); targets.len()];
+    for round in 1..=rounds {
+        for (i, target) in targets.iter().enumerate() {
+            eprintln!("bench: round {round}/{rounds}: {}", target.name);
+            results[i].push(measure::measure(target, &lengths)?);
+        }
+    }
+    table::print_table(&targets, &results, rounds);
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! One target's figures: the workloads run through it, their percentiles, and what an idle pair
+//! costs the process behind it; and `--scale`, which holds many idle pairs at once instead.
+
+use std::io;
+use std::net::SocketAddr;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use crate::target::Target;
+use crate::usage::{process_usage, settled_usage};
+use crate::workloads;
+use crate::Lengths;
+
+/// The figures of one target in one round.
+#[derive(Default, Clone)]
+pub(crate) struct Figures {
+    pub(crate) upload_gbps: f64,
+    pub(crate) download_gbps: f64,
+    pub(crate) eight_streams_gbps: f64,
+    pub(crate) connections_per_s: f64,
+    pub(crate) connection_p50_us: f64,
+    pub(crate) connection_p99_us: f64,
+    pub(crate) rtt_p50_us: f64,
+    pub(crate) rtt_p99_us: f64,
+    pub(crate) rtt_p999_us: f64,
+    pub(crate) pingers_1000_p99_ms: f64,
+    pub(crate) pingers_4000_p99_ms: f64,
+    pub(crate) rss_per_idle_pair_kib: Option<f64>,
+    pub(crate) threads_per_idle_pair: Option<f64>,
+}
+
+/// Every workload through `target`, one after another.
+pub(crate) fn measure(target: &Target, lengths: &Lengths) -> io::Result<Figures> {
+    let addr = target.addr;
+    let mut figures = Figures {
+        upload_gbps: workloads::throughput(addr, b'U', 1, lengths.stream)?,
+        download_gbps: workloads::throughput(addr, b'D', 1, lengths.stream)?,
+        eight_streams_gbps: workloads::throughput(addr, b'U', 8, lengths.stream)?,
+        ..Figures::default()
+    };
+    let (rate, mut times) = workloads::short_connections(addr, 8, lengths.connections)?;
+    figures.connections_per_s = rate;
+    figures.connection_p50_us = percentile(&mut times, 50.0).as_secs_f64() * 1e6;
+    figures.connection_p99_us = percentile(&mut times, 99.0).as_secs_f64() * 1e6;
+    let mut rtts = workloads::ping_pong(addr, lengths.pings)?;
+    figures.rtt_p50_us = percentile(&mut rtts, 50.0).as_secs_f64() * 1e6;
+    figures.rtt_p99_us = percentile(&mut rtts, 99.0).as_secs_f64() * 1e6;
+    figures.rtt_p999_us = percentile(&mut rtts, 99.9).as_secs_f64() * 1e6;
+    let interval = Duration::from_millis(100);
+    for (pingers, slot) in [
+        (1000, &mut figures.pingers_1000_p99_ms),
+        (4000, &mut figures.pingers_4000_p99_ms),
+    ] {
+        let mut rtts = workloads::slow_pingers(addr, pingers, interval, lengths.pingers)?;
+        *slot = percentile(&mut rtts, 99.0).as_secs_f64() * 1e3;
+    }
+    if let Some(child) = &target.process {
+        let (rss, threads) = idle_pair_cost(addr, child.id())?;
+        figures.rss_per_idle_pair_kib = Some(rss);
+        figures.threads_per_idle_pair = Some(threads);
+    }
+    Ok(figures)
+}
+
+/// RSS (KiB) and threads each idle pair adds to process `pid`, over 1,000 idle pairs.
+fn idle_pair_cost(addr: SocketAddr, pid: u32) -> io::Result<(f64, f64)> {
+    const PAIRS: usize = 1000;
+    let before = settled_usage(pid);
+    let idle = workloads::idle_connections(addr, PAIRS)?;
+    let during = process_usage(pid);
+    drop(idle);
+    let per_pair = |a: u64, b: u64| b.saturating_sub(a) as f64 / PAIRS as f64;
+    Ok((per_pair(before.0, during.0), per_pair(before.1, during.1)))
+}
+
+/// `--scale N`: N idle pairs through the proxy at once, its footprint, and 1,000 pingers' p99 on
+/// top of them.
+pub(crate) fn scale(proxy: &Target, pairs: usize, lengths: &Lengths) -> io::Result<()> {
+    let pid = proxy.process.as_ref().map_or(0, Child::id);
+    let before = settled_usage(pid);
+    let started = Instant::now();
+    let idle = workloads::idle_connections(proxy.addr, pairs)?;
+    let opened = started.elapsed();
+    let during = process_usage(pid);
+    let mappings = |pid: u32| {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        maps.lines().count()
+    };
+    let mappings_during = mappings(pid);
+    let mut rtts = workloads::slow_pingers(
+        proxy.addr,
+        1000,
+        Duration::from_millis(100),
+        lengths.pingers,
+    )?;
+    let p99 = percentile(&mut rtts, 99.0).as_secs_f64() * 1e3;
+    drop(idle);
+    println!(
+        "scale: {pairs} idle pairs through tcpproxy (opened in {:.1} s): RSS {} -> {} KiB \
+         ({:.1} KiB per pair), threads {} -> {}, memory mappings {mappings_during}; then 1,000 \
+         pingers every 100 ms on top: p99 {p99:.1} ms",
+        opened.as_secs_f64(),
+        before.0,
+        during.0,
+        during.0.saturating_sub(before.0) as f64 / pairs as f64,
+        before.1,
+        during.1,
+    );
+    Ok(())
+}
+
+/// The sample at rank `p` (0–100) of `samples`, sorting them; zero if there are none.
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    samples.sort_unstable();
+    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
+    samples[rank.min(samples.len() - 1)]
+}
