@@ -57,7 +57,10 @@ SOAK_SECONDS ?= 600
 soak: build
 	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test --release --locked --test soak -- --ignored --nocapture
 
+# The structure check: no import cycle between modules or rooms, no src file of 300 lines or more
+# (scripts/check-structure.sh says how).
 lint:
+	scripts/check-structure.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
