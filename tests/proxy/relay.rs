@@ -1,12 +1,13 @@
 //! Bytes arrive exactly, in both directions, and half-close passes through (SPEC §2.3, §2.4).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::thread;
 
-use common::*;
+use crate::kit::client::round_trip_with_half_close;
+use crate::kit::data::random_bytes;
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{echo_server, serve};
 
 #[test]
 fn echo_200_connections_one_at_a_time_is_byte_exact() {

@@ -1,18 +1,20 @@
 //! `--dump DIR|-`: byte-exact files per pair and direction, a socat-style hex dump in the log, and
 //! a dump that falls behind drops (and says so) instead of stalling the relay.
 
-mod common;
-
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::kit::client::{self, drain, ping, round_trip_with_half_close};
+use crate::kit::data::{random_bytes, TempDir};
+use crate::kit::process::{command, run_to_exit, KillOnDrop};
+use crate::kit::proxy::{listening_port, Proxy};
+use crate::kit::servers::{echo_server, serve};
 
 #[test]
 fn files_hold_exactly_the_bytes_each_way() {
@@ -70,17 +72,19 @@ fn a_silent_direction_gets_an_empty_file() {
 fn a_directory_with_an_earlier_dump_is_refused() {
     let dir = TempDir::new("dump-used");
     std::fs::write(dir.0.join("pair-1-c2s.bin"), b"precious").expect("write");
-    let (status, stderr) = run_to_exit(&[
+    let exit = run_to_exit(&[
         "--dump",
         dir.0.to_str().expect("utf-8"),
         "127.0.0.1",
         "80",
         "0",
     ]);
-    assert_eq!(status, Some(1), "{stderr}");
+    assert_eq!(exit.status, Some(1), "{}", exit.stderr);
     assert!(
-        stderr.contains("already holds a dump (pair-1-c2s.bin)"),
-        "{stderr}"
+        exit.stderr
+            .contains("already holds a dump (pair-1-c2s.bin)"),
+        "{}",
+        exit.stderr
     );
     assert_eq!(
         std::fs::read(dir.0.join("pair-1-c2s.bin")).expect("kept"),
@@ -119,8 +123,8 @@ impl ProxyLoggingToFifo {
         let c_path = CString::new(fifo.as_os_str().as_bytes()).expect("path");
         // SAFETY: a valid C string; mkfifo touches nothing else.
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
-        let child = Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
-            .args(args)
+        let mut command = command(args);
+        command
             .arg("--log-file")
             .arg(&fifo)
             .args([
@@ -128,13 +132,9 @@ impl ProxyLoggingToFifo {
                 destination.port().to_string(),
                 "0".into(),
             ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tcpproxy");
+            .stderr(Stdio::null());
         // Guarded at once: if reading the log fails below, the proxy must not outlive the test.
-        let child = KillOnDrop(child);
+        let child = KillOnDrop::spawn(&mut command);
         let mut log = BufReader::new(File::open(&fifo).expect("open the FIFO")); // waits for the proxy
         let mut line = String::new();
         while !line.contains("listening on ") {
@@ -148,16 +148,6 @@ impl ProxyLoggingToFifo {
             port,
             _dir: dir,
         }
-    }
-}
-
-/// A child process killed (by pid) and reaped when this goes out of scope, also in a panic.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -175,8 +165,7 @@ fn a_dump_that_falls_behind_drops_with_a_warning_instead_of_stalling() {
     let mut proxy = ProxyLoggingToFifo::start(server, &["--timeout", "60", "--dump", "-"]);
     // Nobody reads the log now: the dump thread soon blocks writing it, like a full disk.
     let started = Instant::now();
-    let mut client = TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect");
-    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut client = client::connect(SocketAddr::from(([127, 0, 0, 1], proxy.port)));
     client.shutdown(Shutdown::Write).expect("half-close");
     let got = drain(&mut client);
     let took = started.elapsed();

@@ -2,32 +2,52 @@
 //! own bytes — checked against the specification's layout, and against HAProxy's `accept-proxy`
 //! when HAProxy is installed (`make test-deps` installs it).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use common::*;
+use crate::kit::client;
+use crate::kit::data::TempDir;
+use crate::kit::process::KillOnDrop;
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::holding_server;
+use crate::kit::PATIENCE;
+
+/// What one client's pair looks like from both ends.
+struct Through {
+    _proxy: Proxy,
+    /// Kept open until the test ends.
+    _client: TcpStream,
+    /// The destination's end of the pair, to read from.
+    server: TcpStream,
+    client: SocketAddr,
+    /// The address the client connected to.
+    proxy: SocketAddr,
+}
 
 /// A client of a proxy started with `proxy_args` and listening on `ip`; the client sends `hello`.
-/// Returns what the destination connection carries (to read from), the client's address and the
-/// address it connected to.
-fn through_proxy(proxy_args: &[&str], ip: &str) -> (Proxy, TcpStream, SocketAddr, SocketAddr) {
+fn through_proxy(proxy_args: &[&str], ip: &str) -> Through {
     let (server, accepted) = holding_server();
     let mut args = proxy_args.to_vec();
     args.extend(["--bind", ip]);
     let proxy = Proxy::start(server, &args);
     let proxy_addr = SocketAddr::new(ip.parse().expect("ip"), proxy.port);
-    let mut client = TcpStream::connect(proxy_addr).expect("connect");
+    let mut client = client::connect(proxy_addr);
     client.write_all(b"hello").expect("send");
     let client_addr = client.local_addr().expect("client addr");
-    let at_server = accepted.recv().expect("the pair reaches the server");
-    at_server.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    std::mem::forget(client); // keep it open until the test ends (the process exit closes it)
-    (proxy, at_server, client_addr, proxy_addr)
+    let server = accepted
+        .recv_timeout(PATIENCE)
+        .expect("the pair reaches the server");
+    server.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    Through {
+        _proxy: proxy,
+        _client: client,
+        server,
+        client: client_addr,
+        proxy: proxy_addr,
+    }
 }
 
 fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
@@ -39,13 +59,13 @@ fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
 #[test]
 fn v1_header_comes_before_the_clients_bytes_over_ipv4_and_ipv6() {
     for (ip, family) in [("127.0.0.1", "TCP4"), ("::1", "TCP6")] {
-        let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v1"], ip);
+        let mut pair = through_proxy(&["--send-proxy", "v1"], ip);
         let expected = format!(
             "PROXY {family} {ip} {ip} {} {}\r\nhello",
-            client.port(),
-            proxy.port()
+            pair.client.port(),
+            pair.proxy.port()
         );
-        let got = read_exactly(&mut server, expected.len());
+        let got = read_exactly(&mut pair.server, expected.len());
         assert_eq!(String::from_utf8_lossy(&got), expected);
     }
 }
@@ -78,22 +98,23 @@ fn v2_expected(client: SocketAddr, proxy: SocketAddr) -> Vec<u8> {
 #[test]
 fn v2_ipv4_and_ipv6_headers_are_byte_exact() {
     for ip in ["127.0.0.1", "::1"] {
-        let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v2"], ip);
-        let expected = v2_expected(client, proxy);
-        assert_eq!(read_exactly(&mut server, expected.len()), expected, "{ip}");
+        let mut pair = through_proxy(&["--send-proxy", "v2"], ip);
+        let expected = v2_expected(pair.client, pair.proxy);
+        let got = read_exactly(&mut pair.server, expected.len());
+        assert_eq!(got, expected, "{ip}");
     }
 }
 
 #[test]
 fn without_the_option_the_destination_hears_only_the_client() {
-    let (_proxy, mut server, _, _) = through_proxy(&[], "127.0.0.1");
-    assert_eq!(read_exactly(&mut server, 5), b"hello");
+    let mut pair = through_proxy(&[], "127.0.0.1");
+    assert_eq!(read_exactly(&mut pair.server, 5), b"hello");
 }
 
 /// HAProxy in front of nothing: it reads the PROXY header (`accept-proxy`) and answers each HTTP
 /// request with the client address it believes in. Killed (by pid) on drop.
 struct Haproxy {
-    child: Child,
+    _child: KillOnDrop,
     addr: SocketAddr,
     _config: TempDir,
 }
@@ -137,19 +158,11 @@ impl Haproxy {
                 Ok(())
             });
         }
-        let child = command.spawn().expect("start haproxy");
         Some(Haproxy {
-            child,
+            _child: KillOnDrop::spawn(&mut command),
             addr,
             _config: dir,
         })
-    }
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -159,8 +172,7 @@ fn haproxy_sees(version: &str, ip: &str) -> Option<(String, String)> {
     let args = ["--send-proxy", version, "--bind", ip];
     let proxy = Proxy::start(haproxy.addr, &args);
     let proxy_addr = SocketAddr::new(ip.parse().expect("ip"), proxy.port);
-    let mut client = TcpStream::connect(proxy_addr).expect("connect");
-    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut client = client::connect(proxy_addr);
     client
         .write_all(b"GET / HTTP/1.0\r\n\r\n")
         .expect("request");

@@ -2,14 +2,16 @@
 //! `--max-connections 1000` leaves the open-file limit room for pipes (the default spends it all
 //! on sockets, and splice then falls back to the copy).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use crate::kit::client::{drain, flood_until_cut, read_slowly, round_trip_with_half_close};
+use crate::kit::data::{assert_between, random_bytes};
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{echo_server, flood_server, holding_server, serve};
+use crate::kit::PATIENCE;
 
 const SPLICE: [&str; 4] = ["--copy-mode", "splice", "--max-connections", "1000"];
 

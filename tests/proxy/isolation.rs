@@ -1,31 +1,28 @@
 //! No client or server can hang the proxy or delay other pairs (SPEC §2, §4), and a pair that ends
 //! badly leaves nothing behind.
 
-mod common;
-
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use socket2::SockRef;
-
-use common::*;
+use crate::kit::client::{drain, ping, reset};
+use crate::kit::procfs::{proc_stats, tcp_sockets_of};
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{dead_address, echo, echo_server, flood, holding_server, serve};
+use crate::kit::PATIENCE;
 
 /// A server that floods a client whose first byte is `F`, and echoes everyone else.
-fn flood_or_echo_server() -> std::net::SocketAddr {
+fn flood_or_echo_server() -> SocketAddr {
     serve(|mut s| {
         let mut first = [0u8; 1];
         if s.read_exact(&mut first).is_err() {
             return;
         }
         if first[0] == b'F' {
-            let chunk = vec![b'f'; 64 * 1024];
-            while s.write_all(&chunk).is_ok() {}
-        } else {
-            let _ = s.write_all(&first);
-            let reader = s.try_clone().expect("clone");
-            let _ = std::io::copy(&mut &reader, &mut s);
+            flood(s);
+        } else if s.write_all(&first).is_ok() {
+            echo(s);
         }
     })
 }
@@ -60,9 +57,7 @@ fn one_stalled_client_does_not_delay_twenty_others() {
 
 #[test]
 fn refused_destination_closes_the_client_quickly_and_the_next_is_served() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let destination = listener.local_addr().expect("addr");
-    drop(listener); // nothing listens there now
+    let destination = dead_address();
     let mut proxy = Proxy::start(destination, &[]);
     let started = Instant::now();
     let mut client = proxy.connect();
@@ -91,28 +86,20 @@ fn refused_destination_closes_the_client_quickly_and_the_next_is_served() {
     server.join().expect("server");
 }
 
-fn reset(stream: &std::net::TcpStream) {
-    // SO_LINGER 0 turns close() into a RST.
-    SockRef::from(stream)
-        .set_linger(Some(Duration::ZERO))
-        .expect("linger");
-}
-
 #[test]
 fn client_reset_ends_the_pair_and_frees_its_descriptors() {
     let mut proxy = Proxy::start(echo_server(), &[]);
-    let baseline = proxy.fd_count();
+    let baseline = proc_stats(proxy.pid()).fds;
     let mut client = proxy.connect();
     ping(&mut client, b"hello");
     assert!(
-        proxy.fd_count() >= baseline + 2,
+        proc_stats(proxy.pid()).fds >= baseline + 2,
         "a live pair holds two sockets"
     );
-    reset(&client);
-    drop(client);
+    reset(client);
     proxy.wait_for_log("closed: client reset");
     // The close line is written after the sockets are closed, so no waiting is needed here.
-    assert_eq!(proxy.fd_count(), baseline);
+    assert_eq!(proc_stats(proxy.pid()).fds, baseline);
 }
 
 #[test]
@@ -120,17 +107,17 @@ fn server_reset_ends_the_pair_and_frees_its_descriptors() {
     let server = serve(|mut s| {
         let mut buf = [0u8; 5];
         if s.read_exact(&mut buf).is_ok() {
-            reset(&s); // and drop: the client's request is answered with a RST
+            reset(s); // the client's request is answered with a RST
         }
     });
     let mut proxy = Proxy::start(server, &[]);
-    let baseline = proxy.fd_count();
+    let baseline = proc_stats(proxy.pid()).fds;
     let mut client = proxy.connect();
     client.write_all(b"hello").expect("send");
     let mut rest = Vec::new();
     let _ = client.read_to_end(&mut rest); // EOF or reset: either way the proxy let go
     proxy.wait_for_log("closed: server reset");
-    assert_eq!(proxy.fd_count(), baseline);
+    assert_eq!(proc_stats(proxy.pid()).fds, baseline);
 }
 
 #[test]
@@ -184,48 +171,12 @@ fn client_inside_allow_is_served() {
         .is_none());
 }
 
-/// The proxy's descriptors for connected TCP sockets, borrowed from it with pidfd_getfd(2).
-fn proxy_tcp_sockets(proxy: &Proxy) -> Vec<socket2::Socket> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    // SAFETY: plain syscalls; each returned descriptor is checked and owned exactly once.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, proxy.pid(), 0) };
-    assert!(
-        pidfd >= 0,
-        "pidfd_open: {}",
-        std::io::Error::last_os_error()
-    );
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
-    let mut sockets = Vec::new();
-    for entry in std::fs::read_dir(format!("/proc/{}/fd", proxy.pid())).expect("fd dir") {
-        let target_fd: i32 = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .parse()
-            .expect("fd number");
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_getfd,
-                std::os::fd::AsRawFd::as_raw_fd(&pidfd),
-                target_fd,
-                0,
-            )
-        };
-        assert!(fd >= 0, "pidfd_getfd: {}", std::io::Error::last_os_error());
-        let socket = socket2::Socket::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        if socket.peer_addr().is_ok() && socket.r#type().ok() == Some(socket2::Type::STREAM) {
-            sockets.push(socket);
-        }
-    }
-    sockets
-}
-
 #[test]
 fn both_sockets_of_a_pair_have_tcp_nodelay() {
     let proxy = Proxy::start(echo_server(), &[]);
     let mut client = proxy.connect();
     ping(&mut client, b"interactive");
-    let sockets = proxy_tcp_sockets(&proxy);
+    let sockets = tcp_sockets_of(proxy.pid());
     assert_eq!(
         sockets.len(),
         2,

@@ -7,13 +7,15 @@
 //! the flooding side's last write lands in kernel buffers a few milliseconds after the proxy's own
 //! last progress.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::kit::client::{connect_with_receive_buffer, drain, flood_until_cut, read_slowly};
+use crate::kit::data::assert_between;
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{flood_server, holding_server, serve};
+use crate::kit::PATIENCE;
 
 const T: f64 = 1.0;
 
@@ -100,12 +102,7 @@ fn reader_slower_than_one_buffer_per_timeout_survives() {
     // one write of the proxy's (64 KiB or more) takes over 1.6 s > T. Only counting partial
     // writes as progress keeps this pair alive.
     let mut proxy = Proxy::start(flood_server(), &timeout_args());
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket.set_recv_buffer_size(8 * 1024).expect("SO_RCVBUF");
-    socket.connect(&proxy.addr().into()).expect("connect");
-    let mut client: std::net::TcpStream = socket.into();
-    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut client = connect_with_receive_buffer(proxy.addr(), 8 * 1024);
     read_slowly(
         &mut client,
         4 * 1024,
