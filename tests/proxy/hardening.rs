@@ -1,15 +1,15 @@
 //! The proxy survives exhaustion, abuse and hostile peers, and lets in only who belongs (SPEC §4, §5).
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::kit::client::{self, connect_from, drain, ping, reset};
-use crate::kit::process::{command, with_open_file_limit, KillOnDrop};
+use crate::kit::client::{connect_from, drain, ping, reset};
+use crate::kit::process::{command, run_to_exit, with_open_file_limit, KillOnDrop};
 use crate::kit::procfs::{open_file_limit, proc_stats, set_open_file_limit, wait_for_stats};
 use crate::kit::proxy::Proxy;
-use crate::kit::servers::{echo_server, holding_server, serve, serve_at, DeafDestination};
+use crate::kit::servers::{echo_server, holding_server, serve, DeafDestination};
 use crate::kit::PATIENCE;
 
 #[test]
@@ -202,27 +202,6 @@ fn a_client_pushing_into_a_destination_that_never_reads_costs_no_memory() {
 }
 
 #[test]
-fn ipv4_and_ipv6_clients_share_the_default_listener() {
-    let proxy = Proxy::start(echo_server(), &[]);
-    let mut v4 = client::connect(SocketAddr::from(([127, 0, 0, 1], proxy.port)));
-    let mut v6 = client::connect(SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], proxy.port)));
-    ping(&mut v4, b"over IPv4");
-    ping(&mut v6, b"over IPv6");
-}
-
-#[test]
-fn plain_ipv6_literal_destination_works() {
-    let port = serve_at("::1", |mut s| {
-        let _ = s.write_all(b"v6 server");
-    })
-    .port();
-    let proxy = Proxy::start_raw(&["::1".to_string(), port.to_string(), "0".into()]);
-    let mut reply = Vec::new();
-    proxy.connect().read_to_end(&mut reply).expect("read");
-    assert_eq!(reply, b"v6 server");
-}
-
-#[test]
 fn destination_that_closes_at_once_closes_the_client() {
     let server = serve(drop);
     let mut proxy = Proxy::start(server, &[]);
@@ -286,4 +265,45 @@ fn max_connections_beyond_the_memory_map_limit_is_refused_at_start() {
     let stderr = exit.stderr;
     assert_eq!(exit.status, Some(1), "{stderr}");
     assert!(stderr.contains("vm.max_map_count"), "{stderr}");
+}
+
+#[test]
+fn max_connections_refusal_suggests_a_value_that_starts() {
+    // Whatever limits this machine has (the proxy raises its soft open-file limit to the hard
+    // one; vm.max_map_count may be the lower budget), the number it suggests must be one it takes.
+    let port = echo_server().port().to_string();
+    let args = |n: &str| {
+        [
+            "--max-connections".to_string(),
+            n.into(),
+            "127.0.0.1".into(),
+            port.clone(),
+            "0".into(),
+        ]
+    };
+    let refusal = run_to_exit(&args("99999999"));
+    assert_eq!(refusal.status, Some(1), "{}", refusal.stderr);
+    let suggested: u64 = refusal
+        .stderr
+        .split("at most ")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no 'at most N' in: {}", refusal.stderr));
+    let mut proxy = Proxy::start_raw(&args(&suggested.to_string()));
+    ping(&mut proxy.connect(), b"the suggested limit works");
+    proxy.wait_for_log(&format!("max {suggested} pairs"));
+    drop(proxy);
+    let one_more = run_to_exit(&args(&(suggested + 1).to_string()));
+    assert_eq!(
+        one_more.status,
+        Some(1),
+        "{} is more than the suggested {suggested}: {}",
+        suggested + 1,
+        one_more.stderr
+    );
 }

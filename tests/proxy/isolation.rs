@@ -6,7 +6,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::kit::client::{drain, ping, reset};
+use crate::kit::client::{connect_from, drain, ping, reset};
+use crate::kit::process::run_to_exit;
 use crate::kit::procfs::{proc_stats, tcp_sockets_of};
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::{dead_address, echo, echo_server, flood, holding_server, serve};
@@ -189,4 +190,24 @@ fn both_sockets_of_a_pair_have_tcp_nodelay() {
             socket.peer_addr()
         );
     }
+}
+
+#[test]
+fn ipv4_mapped_allow_network_means_its_ipv4_network() {
+    // ::ffff:127.0.0.1/128 is the one IPv4 address 127.0.0.1, written the IPv6 way.
+    let mut proxy = Proxy::start(echo_server(), &["--allow", "::ffff:127.0.0.1/128"]);
+    ping(&mut proxy.connect(), b"inside");
+    let mut outsider = connect_from("127.0.0.2", proxy.addr()).expect("connect from 127.0.0.2");
+    assert_eq!(drain(&mut outsider), 0, "127.0.0.2 is not 127.0.0.1");
+    proxy.wait_for_log("refused 127.0.0.2:");
+
+    // /120 of a mapped address is /24 of the IPv4 one.
+    let proxy = Proxy::start(echo_server(), &["--allow", "::ffff:127.0.0.0/120"]);
+    let mut neighbour = connect_from("127.0.0.2", proxy.addr()).expect("connect from 127.0.0.2");
+    ping(&mut neighbour, b"in 127.0.0.0/24");
+
+    // Shorter than /96 reaches outside the mapped range: that is not an IPv4 network.
+    let exit = run_to_exit(&["--allow", "::ffff:0:0/95", "127.0.0.1", "80", "0"]);
+    assert_eq!(exit.status, Some(2), "{}", exit.stderr);
+    assert!(exit.stderr.contains("::ffff:0:0/95"), "{}", exit.stderr);
 }

@@ -10,6 +10,7 @@ mod cli;
 mod dump;
 mod hang;
 mod hardening;
+mod ipv6;
 mod isolation;
 mod leaks;
 mod lifecycle;

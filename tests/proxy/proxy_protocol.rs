@@ -8,11 +8,11 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use crate::kit::client;
+use crate::kit::client::{self, reset};
 use crate::kit::data::TempDir;
 use crate::kit::process::KillOnDrop;
 use crate::kit::proxy::Proxy;
-use crate::kit::servers::holding_server;
+use crate::kit::servers::{holding_server, DeafDestination};
 use crate::kit::PATIENCE;
 
 /// What one client's pair looks like from both ends.
@@ -204,4 +204,38 @@ fn haproxy_accept_proxy_believes_v1_and_v2() {
         };
         assert_eq!(seen, expected, "{version} over {ip}");
     }
+}
+
+#[test]
+fn client_that_leaves_during_send_proxy_is_blamed() {
+    // The destination's accept queue is full, so the proxy's SYN is dropped and retried a second
+    // later: time for the client to leave while the pair is still connecting.
+    let mut destination = DeafDestination::start();
+    let mut proxy = Proxy::start(destination.addr, &["--send-proxy", "v1", "-v"]);
+    let client = proxy.connect();
+    proxy.wait_for_log("pair 1 open: client ");
+    reset(client);
+    destination.make_room();
+    let mut at_destination = destination.accept_within(PATIENCE);
+    let close = proxy.wait_for_log("closed:");
+    assert!(
+        close.contains("closed: client reset"),
+        "the client left first, so the client is to blame: {close}"
+    );
+    at_destination
+        .set_read_timeout(Some(PATIENCE))
+        .expect("timeout");
+    let mut header = Vec::new();
+    let mut byte = [0u8; 1];
+    while !header.ends_with(b"\r\n") && header.len() < 108 {
+        if at_destination.read(&mut byte).expect("read the PROXY line") == 0 {
+            break;
+        }
+        header.push(byte[0]);
+    }
+    let header = String::from_utf8_lossy(&header);
+    assert!(
+        header.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 ") && header.ends_with("\r\n"),
+        "the pair reached the destination with its header: {header:?}"
+    );
 }

@@ -89,8 +89,8 @@ pub fn dead_address() -> SocketAddr {
 /// connecting side retries about a second later).
 pub struct DeafDestination {
     pub addr: SocketAddr,
-    _listener: Socket,
-    _fillers: Vec<TcpStream>,
+    listener: Socket,
+    fillers: Vec<TcpStream>,
 }
 
 impl DeafDestination {
@@ -107,9 +107,29 @@ impl DeafDestination {
         assert!(!fillers.is_empty(), "could not fill the accept queue");
         DeafDestination {
             addr,
-            _listener: listener,
-            _fillers: fillers,
+            listener,
+            fillers,
         }
+    }
+
+    /// Accept the fillers, so that the next SYN (a retry of one dropped before) gets in.
+    pub fn make_room(&mut self) {
+        for _ in &self.fillers {
+            self.accept_within(Duration::from_secs(1));
+        }
+    }
+
+    /// The next connection in the accept queue; panics if none arrives within `limit`.
+    pub fn accept_within(&self, limit: Duration) -> TcpStream {
+        // Linux honours SO_RCVTIMEO in accept(2).
+        self.listener
+            .set_read_timeout(Some(limit))
+            .expect("accept timeout");
+        let (socket, _) = self
+            .listener
+            .accept()
+            .unwrap_or_else(|e| panic!("nothing reached the destination within {limit:?}: {e}"));
+        socket.into()
     }
 }
 
