@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
 use std::process::Stdio;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use crate::kit::data::{random_bytes, TempDir};
 use crate::kit::process::{command, run_to_exit, KillOnDrop};
 use crate::kit::proxy::{listening_port, Proxy};
 use crate::kit::servers::{echo_server, serve};
+use crate::kit::PATIENCE;
 
 #[test]
 fn files_hold_exactly_the_bytes_each_way() {
@@ -30,20 +32,32 @@ fn dump_to_files(extra_args: &[&str]) {
     let dir = TempDir::new("dump");
     let upload = random_bytes(1, 300_000);
     let download = random_bytes(2, 1_100_000);
-    let expected_up = upload.clone();
     let answer = download.clone();
+    let (uploaded, arrived) = mpsc::channel();
     let server = serve(move |mut s| {
         let mut got = Vec::new();
         let _ = s.read_to_end(&mut got); // the whole upload, until the client's half-close
-        assert_eq!(got, expected_up);
         let _ = s.write_all(&answer);
+        let _ = uploaded.send(got);
     });
     let dump_dir = dir.0.join("out"); // created by the proxy
     let mut args = vec!["-v", "--dump", dump_dir.to_str().expect("utf-8")];
     args.extend(extra_args);
     let mut proxy = Proxy::start(server, &args);
     let received = round_trip_with_half_close(proxy.connect(), upload.clone());
-    assert_eq!(received.len(), download.len());
+    let at_server = arrived
+        .recv_timeout(PATIENCE)
+        .expect("the server got the upload");
+    assert!(
+        at_server == upload,
+        "the upload differs ({} bytes)",
+        at_server.len()
+    );
+    assert!(
+        received == download,
+        "the download differs ({} bytes)",
+        received.len()
+    );
     proxy.wait_for_log("dump: pair 1 c->s: 300000 bytes");
     proxy.wait_for_log("dump: pair 1 s->c: 1100000 bytes");
     let c2s = std::fs::read(dump_dir.join("pair-1-c2s.bin")).expect("c2s file");
@@ -170,7 +184,7 @@ fn a_dump_that_falls_behind_drops_with_a_warning_instead_of_stalling() {
     let got = drain(&mut client);
     let took = started.elapsed();
     eprintln!("64 MiB relayed in {took:?} while the log was blocked");
-    assert_eq!(got, SIZE, "the relay went on although the dump could not");
+    assert_eq!(got, SIZE, "the relay stalled behind the blocked dump");
     assert!(took < Duration::from_secs(30), "{took:?}");
     // Now read the log: the dump catches up and owns up to what it dropped.
     let reader = thread::spawn(move || {

@@ -100,6 +100,10 @@ fn refusals_of_a_scan_are_logged_at_most_once_a_second() {
     }
     let mut insider = proxy.connect();
     ping(&mut insider, b"member");
+    // The accept thread logged every refusal before it took the insider, whose close line comes
+    // after: once it is here, so is every refusal line.
+    drop(insider);
+    proxy.wait_for_log("closed:");
     let refused = proxy
         .log_so_far()
         .iter()
@@ -135,6 +139,10 @@ fn a_thousand_silent_clients_are_reclaimed_while_a_good_client_is_served() {
         "the good client waited {slowest:?}"
     );
 
+    // Every pair's close line (good is pair 1, the silent ones 2 to 1001), in whatever order.
+    for id in 2..=1001 {
+        proxy.wait_for_log(&format!("pair {id} 127.0.0.1:"));
+    }
     let log = proxy.log_so_far();
     let idle_cuts: Vec<f64> = log
         .iter()

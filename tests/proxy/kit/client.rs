@@ -73,14 +73,24 @@ pub fn round_trip_with_half_close(stream: TcpStream, data: Vec<u8>) -> Vec<u8> {
     received
 }
 
-/// Read until EOF or error; how many bytes arrived.
+/// Read until the peer closes (EOF or reset); how many bytes arrived. Panics if the connection is
+/// still open when a read times out: a test that drains is waiting for a close.
 pub fn drain(stream: &mut TcpStream) -> usize {
     let mut buf = [0u8; 64 * 1024];
     let mut total = 0;
     loop {
         match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return total,
+            Ok(0) => return total,
             Ok(n) => total += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("still open after {total} bytes: no EOF or reset within the read timeout")
+            }
+            Err(_) => return total,
         }
     }
 }

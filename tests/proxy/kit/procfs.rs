@@ -56,6 +56,15 @@ pub fn wait_for_stats(pid: u32, condition: impl Fn(&ProcStats) -> bool) -> ProcS
     }
 }
 
+/// How many of the process's descriptors are pipes (splice's, and its stdio).
+pub fn pipe_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("read /proc/PID/fd")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|link| link.to_string_lossy().starts_with("pipe:"))
+        .count()
+}
+
 /// Set another process's open-file limit (soft and hard), as `prlimit --nofile` does.
 pub fn set_open_file_limit(pid: u32, limit: u64) {
     let new = libc::rlimit {
