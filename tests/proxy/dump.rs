@@ -1,18 +1,22 @@
 //! `--dump DIR|-`: byte-exact files per pair and direction, a socat-style hex dump in the log, and
 //! a dump that falls behind drops (and says so) instead of stalling the relay.
 
-mod common;
-
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::kit::client::{self, drain, ping, round_trip_with_half_close};
+use crate::kit::data::{random_bytes, TempDir};
+use crate::kit::process::{command, run_to_exit, KillOnDrop};
+use crate::kit::proxy::{listening_port, Proxy};
+use crate::kit::servers::{echo_server, serve};
+use crate::kit::PATIENCE;
 
 #[test]
 fn files_hold_exactly_the_bytes_each_way() {
@@ -28,20 +32,32 @@ fn dump_to_files(extra_args: &[&str]) {
     let dir = TempDir::new("dump");
     let upload = random_bytes(1, 300_000);
     let download = random_bytes(2, 1_100_000);
-    let expected_up = upload.clone();
     let answer = download.clone();
+    let (uploaded, arrived) = mpsc::channel();
     let server = serve(move |mut s| {
         let mut got = Vec::new();
         let _ = s.read_to_end(&mut got); // the whole upload, until the client's half-close
-        assert_eq!(got, expected_up);
         let _ = s.write_all(&answer);
+        let _ = uploaded.send(got);
     });
     let dump_dir = dir.0.join("out"); // created by the proxy
     let mut args = vec!["-v", "--dump", dump_dir.to_str().expect("utf-8")];
     args.extend(extra_args);
     let mut proxy = Proxy::start(server, &args);
     let received = round_trip_with_half_close(proxy.connect(), upload.clone());
-    assert_eq!(received.len(), download.len());
+    let at_server = arrived
+        .recv_timeout(PATIENCE)
+        .expect("the server got the upload");
+    assert!(
+        at_server == upload,
+        "the upload differs ({} bytes)",
+        at_server.len()
+    );
+    assert!(
+        received == download,
+        "the download differs ({} bytes)",
+        received.len()
+    );
     proxy.wait_for_log("dump: pair 1 c->s: 300000 bytes");
     proxy.wait_for_log("dump: pair 1 s->c: 1100000 bytes");
     let c2s = std::fs::read(dump_dir.join("pair-1-c2s.bin")).expect("c2s file");
@@ -70,17 +86,19 @@ fn a_silent_direction_gets_an_empty_file() {
 fn a_directory_with_an_earlier_dump_is_refused() {
     let dir = TempDir::new("dump-used");
     std::fs::write(dir.0.join("pair-1-c2s.bin"), b"precious").expect("write");
-    let (status, stderr) = run_to_exit(&[
+    let exit = run_to_exit(&[
         "--dump",
         dir.0.to_str().expect("utf-8"),
         "127.0.0.1",
         "80",
         "0",
     ]);
-    assert_eq!(status, Some(1), "{stderr}");
+    assert_eq!(exit.status, Some(1), "{}", exit.stderr);
     assert!(
-        stderr.contains("already holds a dump (pair-1-c2s.bin)"),
-        "{stderr}"
+        exit.stderr
+            .contains("already holds a dump (pair-1-c2s.bin)"),
+        "{}",
+        exit.stderr
     );
     assert_eq!(
         std::fs::read(dir.0.join("pair-1-c2s.bin")).expect("kept"),
@@ -119,8 +137,8 @@ impl ProxyLoggingToFifo {
         let c_path = CString::new(fifo.as_os_str().as_bytes()).expect("path");
         // SAFETY: a valid C string; mkfifo touches nothing else.
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
-        let child = Command::new(env!("CARGO_BIN_EXE_tcpproxy"))
-            .args(args)
+        let mut command = command(args);
+        command
             .arg("--log-file")
             .arg(&fifo)
             .args([
@@ -128,13 +146,9 @@ impl ProxyLoggingToFifo {
                 destination.port().to_string(),
                 "0".into(),
             ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tcpproxy");
+            .stderr(Stdio::null());
         // Guarded at once: if reading the log fails below, the proxy must not outlive the test.
-        let child = KillOnDrop(child);
+        let child = KillOnDrop::spawn(&mut command);
         let mut log = BufReader::new(File::open(&fifo).expect("open the FIFO")); // waits for the proxy
         let mut line = String::new();
         while !line.contains("listening on ") {
@@ -148,16 +162,6 @@ impl ProxyLoggingToFifo {
             port,
             _dir: dir,
         }
-    }
-}
-
-/// A child process killed (by pid) and reaped when this goes out of scope, also in a panic.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -175,13 +179,12 @@ fn a_dump_that_falls_behind_drops_with_a_warning_instead_of_stalling() {
     let mut proxy = ProxyLoggingToFifo::start(server, &["--timeout", "60", "--dump", "-"]);
     // Nobody reads the log now: the dump thread soon blocks writing it, like a full disk.
     let started = Instant::now();
-    let mut client = TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect");
-    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut client = client::connect(SocketAddr::from(([127, 0, 0, 1], proxy.port)));
     client.shutdown(Shutdown::Write).expect("half-close");
     let got = drain(&mut client);
     let took = started.elapsed();
     eprintln!("64 MiB relayed in {took:?} while the log was blocked");
-    assert_eq!(got, SIZE, "the relay went on although the dump could not");
+    assert_eq!(got, SIZE, "the relay stalled behind the blocked dump");
     assert!(took < Duration::from_secs(30), "{took:?}");
     // Now read the log: the dump catches up and owns up to what it dropped.
     let reader = thread::spawn(move || {

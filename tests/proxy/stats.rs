@@ -1,15 +1,15 @@
 //! The live stats table (SIGUSR1, `--stats-interval`): one row per pair with what each direction is
 //! doing, and the proxy's totals.
 
-mod common;
-
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{Shutdown, TcpStream};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use socket2::SockRef;
-
-use common::*;
+use crate::kit::client::{connect_from, connect_with_receive_buffer, drain, ping};
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{echo_server, flood, holding_server};
+use crate::kit::PATIENCE;
 
 /// The row of pair `id` in `table`, split into its cells' words.
 fn row(table: &[String], id: u64) -> String {
@@ -19,19 +19,6 @@ fn row(table: &[String], id: u64) -> String {
         .find(|line| line.split_whitespace().next() == Some(&id.to_string()))
         .unwrap_or_else(|| panic!("no row for pair {id} in:\n{}", table.join("\n")))
         .clone()
-}
-
-/// Ask for the table until `ready` accepts it (a pump publishes its state just after the event the
-/// test can see), at most 5 s.
-fn table_when(proxy: &mut Proxy, ready: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let give_up = Instant::now() + Duration::from_secs(5);
-    loop {
-        let table = proxy.stats_table();
-        if ready(&table) || Instant::now() > give_up {
-            return table;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// "writing, blocked 1.2 s, 160.0 KiB pending" -> 1.2
@@ -50,27 +37,27 @@ fn table_shows_a_frozen_client_an_idle_pair_and_a_half_closed_pair() {
     let mut proxy = Proxy::start(server, &["--timeout", "30"]);
 
     // Pair 1: the server floods a client that never reads (telnet after ^]).
-    let frozen = proxy.connect();
-    SockRef::from(&frozen)
-        .set_recv_buffer_size(4096)
-        .expect("small window");
-    let mut flooding = accepted.recv().expect("pair 1 at the server");
-    std::thread::spawn(move || {
-        let chunk = vec![b'z'; 64 * 1024];
-        while flooding.write_all(&chunk).is_ok() {}
-    });
+    let frozen = connect_with_receive_buffer(proxy.addr(), 4096);
+    let flooding = accepted
+        .recv_timeout(PATIENCE)
+        .expect("pair 1 at the server");
+    thread::spawn(move || flood(flooding));
 
     // Pair 2: connected, nobody says anything.
     let idle = proxy.connect();
-    let _idle_server = accepted.recv().expect("pair 2 at the server");
+    let _idle_server = accepted
+        .recv_timeout(PATIENCE)
+        .expect("pair 2 at the server");
 
     // Pair 3: the client is done sending; the server has not answered yet.
     let half = proxy.connect();
-    let mut half_server = accepted.recv().expect("pair 3 at the server");
+    let mut half_server = accepted
+        .recv_timeout(PATIENCE)
+        .expect("pair 3 at the server");
     half.shutdown(Shutdown::Write).expect("half-close");
     assert_eq!(half_server.read(&mut [0u8; 1]).expect("EOF"), 0);
 
-    let table = table_when(&mut proxy, |t| {
+    let table = proxy.stats_table_when(|t| {
         blocked_seconds(&row(t, 1)).is_some_and(|s| s >= 1.0) && row(t, 3).contains("half-closed")
     });
     eprintln!("{}", table.join("\n"));
@@ -107,16 +94,11 @@ fn table_shows_a_frozen_client_an_idle_pair_and_a_half_closed_pair() {
 #[test]
 fn totals_count_refusals_hangs_and_served_pairs() {
     let mut proxy = Proxy::start(echo_server(), &["--timeout", "0.5", "--allow", "127.0.0.1"]);
-    let stranger = connect_from("127.0.0.3", proxy.addr()).expect("connect");
-    let mut buf = [0u8; 1];
-    assert_eq!(
-        (&stranger).read(&mut buf).unwrap_or(0),
-        0,
-        "refused at once"
-    );
+    let mut stranger = connect_from("127.0.0.3", proxy.addr()).expect("connect");
+    assert_eq!(drain(&mut stranger), 0, "refused at once");
 
     let mut served = proxy.connect();
-    assert!(ping(&mut served, b"hello") < PATIENCE);
+    ping(&mut served, b"hello");
     drop(served);
     proxy.wait_for_log("pair 1 ");
 
@@ -124,7 +106,7 @@ fn totals_count_refusals_hangs_and_served_pairs() {
     proxy.wait_for_log("closed: idle timeout");
 
     // The pair leaves the live table just after its close line.
-    let table = table_when(&mut proxy, |t| t[0].contains("stats: 0 pairs live"));
+    let table = proxy.stats_table_when(|t| t[0].contains("stats: 0 pairs live"));
     assert!(
         table[0].contains(
             "0 pairs live, 2 served; 1 refused by --allow; hangs cut: 0 stall toward client, \
@@ -153,7 +135,7 @@ fn reports(proxy: &mut Proxy) -> usize {
 fn stats_interval_reports_unasked_and_usr1_does_not_kill() {
     let mut proxy = Proxy::start(echo_server(), &["--stats-interval", "0.2"]);
     let mut client = proxy.connect();
-    assert!(ping(&mut client, b"hello") < PATIENCE);
+    ping(&mut client, b"hello");
     proxy.wait_for_log("stats: 1 pairs live");
     // Two more reports, unasked, well within 3 s (they are due every 0.2 s).
     let before = reports(&mut proxy);
@@ -163,11 +145,11 @@ fn stats_interval_reports_unasked_and_usr1_does_not_kill() {
             started.elapsed() < Duration::from_secs(3),
             "reports stopped"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        thread::sleep(Duration::from_millis(50));
     }
     proxy.signal("USR1");
     proxy.signal("USR1");
-    assert!(ping(&mut client, b"still here") < PATIENCE);
+    ping(&mut client, b"still here");
     assert!(
         proxy.wait_exit(Duration::from_millis(300)).is_none(),
         "SIGUSR1 must not end the proxy"
@@ -185,11 +167,11 @@ fn usr1_without_interval_reports_once_per_signal() {
     );
     assert_eq!(first.len(), 2, "totals and header only: {first:?}");
     let mut client: TcpStream = proxy.connect();
-    assert!(ping(&mut client, b"x") < PATIENCE);
+    ping(&mut client, b"x");
     let second = proxy.stats_table();
     assert!(second[0].contains("stats: 1 pairs live"), "{}", second[0]);
     assert!(row(&second, 1).contains("127.0.0.1:"), "{second:?}");
     // Without --stats-interval, nothing more comes unasked (absence needs a wait).
-    std::thread::sleep(Duration::from_millis(500));
+    thread::sleep(Duration::from_millis(500));
     assert_eq!(reports(&mut proxy), 2);
 }

@@ -1,31 +1,29 @@
 //! No client or server can hang the proxy or delay other pairs (SPEC §2, §4), and a pair that ends
 //! badly leaves nothing behind.
 
-mod common;
-
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use socket2::SockRef;
-
-use common::*;
+use crate::kit::client::{connect_from, drain, ping, reset};
+use crate::kit::process::run_to_exit;
+use crate::kit::procfs::{proc_stats, tcp_sockets_of};
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{dead_address, echo, echo_server, flood, holding_server, serve};
+use crate::kit::PATIENCE;
 
 /// A server that floods a client whose first byte is `F`, and echoes everyone else.
-fn flood_or_echo_server() -> std::net::SocketAddr {
+fn flood_or_echo_server() -> SocketAddr {
     serve(|mut s| {
         let mut first = [0u8; 1];
         if s.read_exact(&mut first).is_err() {
             return;
         }
         if first[0] == b'F' {
-            let chunk = vec![b'f'; 64 * 1024];
-            while s.write_all(&chunk).is_ok() {}
-        } else {
-            let _ = s.write_all(&first);
-            let reader = s.try_clone().expect("clone");
-            let _ = std::io::copy(&mut &reader, &mut s);
+            flood(s);
+        } else if s.write_all(&first).is_ok() {
+            echo(s);
         }
     })
 }
@@ -35,6 +33,17 @@ fn one_stalled_client_does_not_delay_twenty_others() {
     let mut proxy = Proxy::start(flood_or_echo_server(), &["--timeout", "5"]);
     let mut frozen = proxy.connect();
     frozen.write_all(b"F").expect("ask for the flood"); // then never read, like telnet after ^]
+    let stalled = |table: &[String]| {
+        table.iter().skip(2).any(|row| {
+            row.split_whitespace().next() == Some("1") && row.contains("writing, blocked")
+        })
+    };
+    let table = proxy.stats_table_when(stalled);
+    assert!(
+        stalled(&table),
+        "pair 1 never stalled toward its client:\n{}",
+        table.join("\n")
+    );
     let clients: Vec<_> = (0..20)
         .map(|i| {
             let mut client = proxy.connect();
@@ -52,17 +61,19 @@ fn one_stalled_client_does_not_delay_twenty_others() {
     for client in clients {
         client.join().expect("client");
     }
-    // The frozen pair is still there: its time has not come yet.
-    assert!(proxy
-        .wait_for_log_within("stall timeout", Duration::ZERO)
-        .is_none());
+    // The frozen pair is still stalled, and still there: its time (5 s) has not come yet.
+    let table = proxy.stats_table();
+    assert!(stalled(&table), "pair 1 is gone:\n{}", table.join("\n"));
+    let mut flood = [0u8; 1];
+    frozen
+        .read_exact(&mut flood)
+        .expect("the frozen pair still relays");
+    assert_eq!(&flood, b"z");
 }
 
 #[test]
 fn refused_destination_closes_the_client_quickly_and_the_next_is_served() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let destination = listener.local_addr().expect("addr");
-    drop(listener); // nothing listens there now
+    let destination = dead_address();
     let mut proxy = Proxy::start(destination, &[]);
     let started = Instant::now();
     let mut client = proxy.connect();
@@ -91,28 +102,20 @@ fn refused_destination_closes_the_client_quickly_and_the_next_is_served() {
     server.join().expect("server");
 }
 
-fn reset(stream: &std::net::TcpStream) {
-    // SO_LINGER 0 turns close() into a RST.
-    SockRef::from(stream)
-        .set_linger(Some(Duration::ZERO))
-        .expect("linger");
-}
-
 #[test]
 fn client_reset_ends_the_pair_and_frees_its_descriptors() {
     let mut proxy = Proxy::start(echo_server(), &[]);
-    let baseline = proxy.fd_count();
+    let baseline = proc_stats(proxy.pid()).fds;
     let mut client = proxy.connect();
     ping(&mut client, b"hello");
     assert!(
-        proxy.fd_count() >= baseline + 2,
+        proc_stats(proxy.pid()).fds >= baseline + 2,
         "a live pair holds two sockets"
     );
-    reset(&client);
-    drop(client);
+    reset(client);
     proxy.wait_for_log("closed: client reset");
     // The close line is written after the sockets are closed, so no waiting is needed here.
-    assert_eq!(proxy.fd_count(), baseline);
+    assert_eq!(proc_stats(proxy.pid()).fds, baseline);
 }
 
 #[test]
@@ -120,17 +123,17 @@ fn server_reset_ends_the_pair_and_frees_its_descriptors() {
     let server = serve(|mut s| {
         let mut buf = [0u8; 5];
         if s.read_exact(&mut buf).is_ok() {
-            reset(&s); // and drop: the client's request is answered with a RST
+            reset(s); // the client's request is answered with a RST
         }
     });
     let mut proxy = Proxy::start(server, &[]);
-    let baseline = proxy.fd_count();
+    let baseline = proc_stats(proxy.pid()).fds;
     let mut client = proxy.connect();
     client.write_all(b"hello").expect("send");
     let mut rest = Vec::new();
     let _ = client.read_to_end(&mut rest); // EOF or reset: either way the proxy let go
     proxy.wait_for_log("closed: server reset");
-    assert_eq!(proxy.fd_count(), baseline);
+    assert_eq!(proc_stats(proxy.pid()).fds, baseline);
 }
 
 #[test]
@@ -176,48 +179,9 @@ fn client_outside_allow_is_closed_without_reaching_the_destination() {
 
 #[test]
 fn client_inside_allow_is_served() {
-    let mut proxy = Proxy::start(echo_server(), &["--allow", "127.0.0.0/8"]);
+    let proxy = Proxy::start(echo_server(), &["--allow", "127.0.0.0/8"]);
     let mut client = proxy.connect();
     ping(&mut client, b"inside");
-    assert!(proxy
-        .wait_for_log_within("refused", Duration::ZERO)
-        .is_none());
-}
-
-/// The proxy's descriptors for connected TCP sockets, borrowed from it with pidfd_getfd(2).
-fn proxy_tcp_sockets(proxy: &Proxy) -> Vec<socket2::Socket> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    // SAFETY: plain syscalls; each returned descriptor is checked and owned exactly once.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, proxy.pid(), 0) };
-    assert!(
-        pidfd >= 0,
-        "pidfd_open: {}",
-        std::io::Error::last_os_error()
-    );
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
-    let mut sockets = Vec::new();
-    for entry in std::fs::read_dir(format!("/proc/{}/fd", proxy.pid())).expect("fd dir") {
-        let target_fd: i32 = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .parse()
-            .expect("fd number");
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_getfd,
-                std::os::fd::AsRawFd::as_raw_fd(&pidfd),
-                target_fd,
-                0,
-            )
-        };
-        assert!(fd >= 0, "pidfd_getfd: {}", std::io::Error::last_os_error());
-        let socket = socket2::Socket::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        if socket.peer_addr().is_ok() && socket.r#type().ok() == Some(socket2::Type::STREAM) {
-            sockets.push(socket);
-        }
-    }
-    sockets
 }
 
 #[test]
@@ -225,7 +189,7 @@ fn both_sockets_of_a_pair_have_tcp_nodelay() {
     let proxy = Proxy::start(echo_server(), &[]);
     let mut client = proxy.connect();
     ping(&mut client, b"interactive");
-    let sockets = proxy_tcp_sockets(&proxy);
+    let sockets = tcp_sockets_of(proxy.pid());
     assert_eq!(
         sockets.len(),
         2,
@@ -238,4 +202,24 @@ fn both_sockets_of_a_pair_have_tcp_nodelay() {
             socket.peer_addr()
         );
     }
+}
+
+#[test]
+fn ipv4_mapped_allow_network_means_its_ipv4_network() {
+    // ::ffff:127.0.0.1/128 is the one IPv4 address 127.0.0.1, written the IPv6 way.
+    let mut proxy = Proxy::start(echo_server(), &["--allow", "::ffff:127.0.0.1/128"]);
+    ping(&mut proxy.connect(), b"inside");
+    let mut outsider = connect_from("127.0.0.2", proxy.addr()).expect("connect from 127.0.0.2");
+    assert_eq!(drain(&mut outsider), 0, "127.0.0.2 is not 127.0.0.1");
+    proxy.wait_for_log("refused 127.0.0.2:");
+
+    // /120 of a mapped address is /24 of the IPv4 one.
+    let proxy = Proxy::start(echo_server(), &["--allow", "::ffff:127.0.0.0/120"]);
+    let mut neighbour = connect_from("127.0.0.2", proxy.addr()).expect("connect from 127.0.0.2");
+    ping(&mut neighbour, b"in 127.0.0.0/24");
+
+    // Shorter than /96 reaches outside the mapped range: that is not an IPv4 network.
+    let exit = run_to_exit(&["--allow", "::ffff:0:0/95", "127.0.0.1", "80", "0"]);
+    assert_eq!(exit.status, Some(2), "{}", exit.stderr);
+    assert!(exit.stderr.contains("::ffff:0:0/95"), "{}", exit.stderr);
 }

@@ -1,10 +1,10 @@
 //! Signals end the proxy cleanly and quickly (SPEC §5).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::kit::client::{drain, ping};
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::echo_server;
 
 fn stops_cleanly_with_live_pairs(signal: &str) {
     let mut proxy = Proxy::start(echo_server(), &[]);

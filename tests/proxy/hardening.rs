@@ -1,15 +1,16 @@
 //! The proxy survives exhaustion, abuse and hostile peers, and lets in only who belongs (SPEC §4, §5).
 
-mod common;
-
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::kit::client::{connect_from, drain, ping, reset};
+use crate::kit::process::{command, run_to_exit, with_open_file_limit, KillOnDrop};
+use crate::kit::procfs::{open_file_limit, proc_stats, set_open_file_limit, wait_for_stats};
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{echo_server, holding_server, serve, DeafDestination};
+use crate::kit::PATIENCE;
 
 #[test]
 fn descriptor_exhaustion_is_survived_without_spinning() {
@@ -57,57 +58,12 @@ fn descriptor_exhaustion_is_survived_without_spinning() {
     ping(&mut newcomer, b"after the shortage");
 }
 
-/// Start tcpproxy with its open-file limit at `soft`/`hard`, as `ulimit -Sn`/`-Hn` would.
-fn command_with_open_file_limit(soft: u64, hard: u64, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tcpproxy"));
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
-    unsafe {
-        command.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: hard,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
-    command
-}
-
 #[test]
 fn soft_open_file_limit_is_raised_to_the_hard_limit() {
-    let mut child = command_with_open_file_limit(256, 1024, &["-v", "127.0.0.1", "80", "0"])
-        .spawn()
-        .expect("start");
-    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-    let mut log = String::new();
-    while !log.contains("listening on") {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut stderr, &mut line).expect("read") == 0 {
-            break;
-        }
-        log.push_str(&line);
-    }
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).expect("limits");
-    let _ = child.kill();
-    let _ = child.wait();
-    let open_files = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .expect("line");
-    assert_eq!(
-        open_files.split_whitespace().collect::<Vec<_>>()[3..5],
-        ["1024", "1024"],
-        "{open_files}"
-    );
+    let mut command = command(&["-v", "127.0.0.1", "80", "0"]);
+    let mut proxy = Proxy::spawn(with_open_file_limit(&mut command, 256, 1024));
+    assert_eq!(open_file_limit(proxy.pid()), ["1024", "1024"]);
+    let log = proxy.log_so_far().join("\n");
     assert!(
         log.contains("raised the open-file limit from 256 to 1024"),
         "{log}"
@@ -121,11 +77,9 @@ fn soft_open_file_limit_is_raised_to_the_hard_limit() {
 #[test]
 fn max_connections_beyond_the_open_file_limit_is_refused_at_start() {
     let args = ["--max-connections", "600", "127.0.0.1", "80", "0"];
-    let child = command_with_open_file_limit(1024, 1024, &args)
-        .spawn()
-        .expect("start");
-    let (status, stderr) = finish_child(child);
-    assert_eq!(status, Some(1), "{stderr}");
+    let exit = KillOnDrop::spawn(with_open_file_limit(&mut command(&args), 1024, 1024)).finish();
+    let stderr = exit.stderr;
+    assert_eq!(exit.status, Some(1), "{stderr}");
     assert!(
         stderr.contains("--max-connections 600 needs 1232 open files, but the limit is 1024"),
         "{stderr}"
@@ -146,6 +100,10 @@ fn refusals_of_a_scan_are_logged_at_most_once_a_second() {
     }
     let mut insider = proxy.connect();
     ping(&mut insider, b"member");
+    // The accept thread logged every refusal before it took the insider, whose close line comes
+    // after: once it is here, so is every refusal line.
+    drop(insider);
+    proxy.wait_for_log("closed:");
     let refused = proxy
         .log_so_far()
         .iter()
@@ -181,6 +139,10 @@ fn a_thousand_silent_clients_are_reclaimed_while_a_good_client_is_served() {
         "the good client waited {slowest:?}"
     );
 
+    // Every pair's close line (good is pair 1, the silent ones 2 to 1001), in whatever order.
+    for id in 2..=1001 {
+        proxy.wait_for_log(&format!("pair {id} 127.0.0.1:"));
+    }
     let log = proxy.log_so_far();
     let idle_cuts: Vec<f64> = log
         .iter()
@@ -248,30 +210,6 @@ fn a_client_pushing_into_a_destination_that_never_reads_costs_no_memory() {
 }
 
 #[test]
-fn ipv4_and_ipv6_clients_share_the_default_listener() {
-    let proxy = Proxy::start(echo_server(), &[]);
-    let mut v4 = TcpStream::connect(("127.0.0.1", proxy.port)).expect("IPv4 client");
-    let mut v6 = TcpStream::connect(("::1", proxy.port)).expect("IPv6 client");
-    ping(&mut v4, b"over IPv4");
-    ping(&mut v6, b"over IPv6");
-}
-
-#[test]
-fn plain_ipv6_literal_destination_works() {
-    let listener = TcpListener::bind("[::1]:0").expect("bind ::1");
-    let port = listener.local_addr().expect("addr").port();
-    thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
-            let _ = s.write_all(b"v6 server");
-        }
-    });
-    let proxy = Proxy::start_raw(&["::1".to_string(), port.to_string(), "0".into()]);
-    let mut reply = Vec::new();
-    proxy.connect().read_to_end(&mut reply).expect("read");
-    assert_eq!(reply, b"v6 server");
-}
-
-#[test]
 fn destination_that_closes_at_once_closes_the_client() {
     let server = serve(drop);
     let mut proxy = Proxy::start(server, &[]);
@@ -285,9 +223,7 @@ fn destination_that_closes_at_once_closes_the_client() {
 
 #[test]
 fn destination_that_resets_at_once_closes_the_client() {
-    let server = serve(|s| {
-        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
-    });
+    let server = serve(reset);
     let mut proxy = Proxy::start(server, &[]);
     let started = Instant::now();
     let mut client = proxy.connect();
@@ -298,29 +234,8 @@ fn destination_that_resets_at_once_closes_the_client() {
 
 #[test]
 fn destination_that_never_answers_the_syn_is_given_up_after_the_connect_timeout() {
-    // A listener that never accepts, its queue filled: further SYNs are dropped unanswered.
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .expect("addr")
-                .into(),
-        )
-        .expect("bind");
-    socket.listen(0).expect("listen");
-    let deaf: std::net::SocketAddr = socket
-        .local_addr()
-        .expect("addr")
-        .as_socket()
-        .expect("inet");
-    let fillers: Vec<TcpStream> = (0..2)
-        .filter_map(|_| TcpStream::connect_timeout(&deaf, Duration::from_millis(300)).ok())
-        .collect();
-    assert!(!fillers.is_empty(), "could not fill the accept queue");
-
-    let mut proxy = Proxy::start(deaf, &["--connect-timeout", "1"]);
+    let deaf = DeafDestination::start();
+    let mut proxy = Proxy::start(deaf.addr, &["--connect-timeout", "1"]);
     let started = Instant::now();
     // Five at once: each waits out its own timeout in parallel, not one after another.
     let clients: Vec<TcpStream> = (0..5).map(|_| proxy.connect()).collect();
@@ -354,10 +269,49 @@ fn max_connections_beyond_the_memory_map_limit_is_refused_at_start() {
         .map(String::as_str)
         .chain(["127.0.0.1", "80", "0"])
         .collect();
-    let child = command_with_open_file_limit(files, files, &args)
-        .spawn()
-        .expect("start");
-    let (status, stderr) = finish_child(child);
-    assert_eq!(status, Some(1), "{stderr}");
+    let exit = KillOnDrop::spawn(with_open_file_limit(&mut command(&args), files, files)).finish();
+    let stderr = exit.stderr;
+    assert_eq!(exit.status, Some(1), "{stderr}");
     assert!(stderr.contains("vm.max_map_count"), "{stderr}");
+}
+
+#[test]
+fn max_connections_refusal_suggests_a_value_that_starts() {
+    // Whatever limits this machine has (the proxy raises its soft open-file limit to the hard
+    // one; vm.max_map_count may be the lower budget), the number it suggests must be one it takes.
+    let port = echo_server().port().to_string();
+    let args = |n: &str| {
+        [
+            "--max-connections".to_string(),
+            n.into(),
+            "127.0.0.1".into(),
+            port.clone(),
+            "0".into(),
+        ]
+    };
+    let refusal = run_to_exit(&args("99999999"));
+    assert_eq!(refusal.status, Some(1), "{}", refusal.stderr);
+    let suggested: u64 = refusal
+        .stderr
+        .split("at most ")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no 'at most N' in: {}", refusal.stderr));
+    let mut proxy = Proxy::start_raw(&args(&suggested.to_string()));
+    ping(&mut proxy.connect(), b"the suggested limit works");
+    proxy.wait_for_log(&format!("max {suggested} pairs"));
+    drop(proxy);
+    let one_more = run_to_exit(&args(&(suggested + 1).to_string()));
+    assert_eq!(
+        one_more.status,
+        Some(1),
+        "{} is more than the suggested {suggested}: {}",
+        suggested + 1,
+        one_more.stderr
+    );
 }

@@ -1,19 +1,20 @@
 //! `make soak`: ten minutes of mixed load with random faults against the release build, checking
 //! every byte of every good connection. Not part of `make test` (it is `#[ignore]`d); its one-line
-//! summary is the thing to read. `SOAK_SECONDS` sets the length (default 600).
-
-mod common;
+//! summary is the thing to read. `SOAK_SECONDS` sets the length (default 600). By hand:
+//! `cargo test --release --test proxy soak:: -- --ignored --nocapture`.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use socket2::SockRef;
-
-use common::*;
+use crate::kit::client::{connect_from, drain, reset, round_trip_with_half_close, try_connect};
+use crate::kit::data::{random_bytes, Rng};
+use crate::kit::procfs::{proc_stats, wait_for_stats};
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{dead_address, FaultyDestination};
 
 /// Client threads running at once.
 const WORKERS: usize = 16;
@@ -38,28 +39,15 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// A small xorshift generator, so each worker's choices differ but a run can be repeated.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 fn good_connection(proxy: SocketAddr, rng: &mut Rng, tally: &Tally) {
     let len = 1 + rng.below(1 << 20) as usize;
     let mut payload = vec![b'N'];
     payload.extend(random_bytes(rng.below(u64::MAX), len));
     let sent_hash = fnv1a(&payload);
-    let Ok(stream) = TcpStream::connect(proxy) else {
+    let Ok(stream) = try_connect(proxy) else {
         tally.integrity_errors.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let _ = stream.set_read_timeout(Some(PATIENCE));
     let echoed = round_trip_with_half_close(stream, payload);
     if fnv1a(&echoed) == sent_hash {
         tally.good.fetch_add(1, Ordering::Relaxed);
@@ -73,17 +61,13 @@ fn good_connection(proxy: SocketAddr, rng: &mut Rng, tally: &Tally) {
 
 /// One connection with a fault chosen at random (70% none).
 fn one_connection(proxy: SocketAddr, dead_proxy: SocketAddr, rng: &mut Rng, tally: &Tally) {
-    let connect = |to| {
-        TcpStream::connect(to).inspect(|s| {
-            let _ = s.set_read_timeout(Some(PATIENCE));
-        })
-    };
+    let connect = try_connect;
     match rng.below(100) {
         0..=69 => good_connection(proxy, rng, tally),
         70..=75 => {
             if let Ok(mut s) = connect(proxy) {
                 let _ = s.write_all(&random_bytes(rng.below(1000), 100_000));
-                let _ = SockRef::from(&s).set_linger(Some(Duration::ZERO));
+                reset(s);
             }
             tally.client_resets.fetch_add(1, Ordering::Relaxed);
         }
@@ -133,7 +117,7 @@ fn soak() {
         "--allow",
         "::1",
     ];
-    let mut proxy = Proxy::start(destination.addr, &allow);
+    let proxy = Proxy::start(destination.addr, &allow);
     let dead_proxy = Proxy::start(dead_address(), &["--timeout", "1"]);
     let start = proc_stats(proxy.pid());
     let tally = Arc::new(Tally::default());
@@ -142,7 +126,7 @@ fn soak() {
         .map(|w| {
             let (tally, to, dead) = (Arc::clone(&tally), proxy.addr(), dead_proxy.addr());
             thread::spawn(move || {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (w + 1));
+                let mut rng = Rng::new(w + 1);
                 while Instant::now() < deadline {
                     one_connection(to, dead, &mut rng, &tally);
                 }
@@ -183,5 +167,4 @@ fn soak() {
     );
     assert_eq!(t(&tally.integrity_errors), 0);
     assert_eq!((end.fds, end.threads), (start.fds, start.threads));
-    proxy.wait_for_log("closed:");
 }

@@ -1,33 +1,54 @@
 //! `--send-proxy v1|v2`: the destination hears who the client is, byte-exact, before the client's
 //! own bytes — checked against the specification's layout, and against HAProxy's `accept-proxy`
-//! when HAProxy is installed (`make test-deps` installs it).
-
-mod common;
+//! (`make test-deps` installs HAProxy; without it that test fails). And a client that leaves while
+//! its pair connects is blamed for the pair's end.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use common::*;
+use crate::kit::client::{self, reset};
+use crate::kit::data::TempDir;
+use crate::kit::process::KillOnDrop;
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{holding_server, DeafDestination};
+use crate::kit::PATIENCE;
+
+/// What one client's pair looks like from both ends.
+struct Through {
+    _proxy: Proxy,
+    /// Kept open until the test ends.
+    _client: TcpStream,
+    /// The destination's end of the pair, to read from.
+    server: TcpStream,
+    client: SocketAddr,
+    /// The address the client connected to.
+    proxy: SocketAddr,
+}
 
 /// A client of a proxy started with `proxy_args` and listening on `ip`; the client sends `hello`.
-/// Returns what the destination connection carries (to read from), the client's address and the
-/// address it connected to.
-fn through_proxy(proxy_args: &[&str], ip: &str) -> (Proxy, TcpStream, SocketAddr, SocketAddr) {
+fn through_proxy(proxy_args: &[&str], ip: &str) -> Through {
     let (server, accepted) = holding_server();
     let mut args = proxy_args.to_vec();
     args.extend(["--bind", ip]);
     let proxy = Proxy::start(server, &args);
     let proxy_addr = SocketAddr::new(ip.parse().expect("ip"), proxy.port);
-    let mut client = TcpStream::connect(proxy_addr).expect("connect");
+    let mut client = client::connect(proxy_addr);
     client.write_all(b"hello").expect("send");
     let client_addr = client.local_addr().expect("client addr");
-    let at_server = accepted.recv().expect("the pair reaches the server");
-    at_server.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    std::mem::forget(client); // keep it open until the test ends (the process exit closes it)
-    (proxy, at_server, client_addr, proxy_addr)
+    let server = accepted
+        .recv_timeout(PATIENCE)
+        .expect("the pair reaches the server");
+    server.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    Through {
+        _proxy: proxy,
+        _client: client,
+        server,
+        client: client_addr,
+        proxy: proxy_addr,
+    }
 }
 
 fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
@@ -39,13 +60,13 @@ fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
 #[test]
 fn v1_header_comes_before_the_clients_bytes_over_ipv4_and_ipv6() {
     for (ip, family) in [("127.0.0.1", "TCP4"), ("::1", "TCP6")] {
-        let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v1"], ip);
+        let mut pair = through_proxy(&["--send-proxy", "v1"], ip);
         let expected = format!(
             "PROXY {family} {ip} {ip} {} {}\r\nhello",
-            client.port(),
-            proxy.port()
+            pair.client.port(),
+            pair.proxy.port()
         );
-        let got = read_exactly(&mut server, expected.len());
+        let got = read_exactly(&mut pair.server, expected.len());
         assert_eq!(String::from_utf8_lossy(&got), expected);
     }
 }
@@ -78,35 +99,43 @@ fn v2_expected(client: SocketAddr, proxy: SocketAddr) -> Vec<u8> {
 #[test]
 fn v2_ipv4_and_ipv6_headers_are_byte_exact() {
     for ip in ["127.0.0.1", "::1"] {
-        let (_proxy, mut server, client, proxy) = through_proxy(&["--send-proxy", "v2"], ip);
-        let expected = v2_expected(client, proxy);
-        assert_eq!(read_exactly(&mut server, expected.len()), expected, "{ip}");
+        let mut pair = through_proxy(&["--send-proxy", "v2"], ip);
+        let expected = v2_expected(pair.client, pair.proxy);
+        let got = read_exactly(&mut pair.server, expected.len());
+        assert_eq!(got, expected, "{ip}");
     }
 }
 
 #[test]
 fn without_the_option_the_destination_hears_only_the_client() {
-    let (_proxy, mut server, _, _) = through_proxy(&[], "127.0.0.1");
-    assert_eq!(read_exactly(&mut server, 5), b"hello");
+    let mut pair = through_proxy(&[], "127.0.0.1");
+    assert_eq!(read_exactly(&mut pair.server, 5), b"hello");
 }
 
 /// HAProxy in front of nothing: it reads the PROXY header (`accept-proxy`) and answers each HTTP
 /// request with the client address it believes in. Killed (by pid) on drop.
 struct Haproxy {
-    child: Child,
+    _child: KillOnDrop,
     addr: SocketAddr,
     _config: TempDir,
 }
 
 impl Haproxy {
-    fn start() -> Option<Haproxy> {
-        let binary = [
+    fn start() -> Haproxy {
+        let places = [
             "/usr/sbin/haproxy",
             "/usr/bin/haproxy",
             "/usr/local/sbin/haproxy",
-        ]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())?;
+        ];
+        let binary = places
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or_else(|| {
+                panic!(
+                    "HAProxy is not installed (looked in {places:?}): this test checks our \
+                     headers against it; `make test-deps` installs it (apt-get install haproxy)"
+                )
+            });
         // We bind the port and hand HAProxy the socket (fd@3): no race for a free port.
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -137,30 +166,21 @@ impl Haproxy {
                 Ok(())
             });
         }
-        let child = command.spawn().expect("start haproxy");
-        Some(Haproxy {
-            child,
+        Haproxy {
+            _child: KillOnDrop::spawn(&mut command),
             addr,
             _config: dir,
-        })
-    }
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        }
     }
 }
 
 /// Ask HAProxy, through tcpproxy, whom it thinks it is talking to.
-fn haproxy_sees(version: &str, ip: &str) -> Option<(String, String)> {
-    let haproxy = Haproxy::start()?;
+fn haproxy_sees(version: &str, ip: &str) -> (String, String) {
+    let haproxy = Haproxy::start();
     let args = ["--send-proxy", version, "--bind", ip];
     let proxy = Proxy::start(haproxy.addr, &args);
     let proxy_addr = SocketAddr::new(ip.parse().expect("ip"), proxy.port);
-    let mut client = TcpStream::connect(proxy_addr).expect("connect");
-    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut client = client::connect(proxy_addr);
     client
         .write_all(b"GET / HTTP/1.0\r\n\r\n")
         .expect("request");
@@ -175,7 +195,7 @@ fn haproxy_sees(version: &str, ip: &str) -> Option<(String, String)> {
         proxy_addr.ip(),
         proxy_addr.port()
     );
-    Some((body, expected))
+    (body, expected)
 }
 
 #[test]
@@ -186,10 +206,41 @@ fn haproxy_accept_proxy_believes_v1_and_v2() {
         ("v1", "::1"),
         ("v2", "::1"),
     ] {
-        let Some((seen, expected)) = haproxy_sees(version, ip) else {
-            eprintln!("haproxy is not installed (make test-deps installs it): skipped");
-            return;
-        };
+        let (seen, expected) = haproxy_sees(version, ip);
         assert_eq!(seen, expected, "{version} over {ip}");
     }
+}
+
+#[test]
+fn client_that_leaves_during_send_proxy_is_blamed() {
+    // The destination's accept queue is full, so the proxy's SYN is dropped and retried a second
+    // later: time for the client to leave while the pair is still connecting.
+    let mut destination = DeafDestination::start();
+    let mut proxy = Proxy::start(destination.addr, &["--send-proxy", "v1", "-v"]);
+    let client = proxy.connect();
+    proxy.wait_for_log("pair 1 open: client ");
+    reset(client);
+    destination.make_room();
+    let mut at_destination = destination.accept_within(PATIENCE);
+    let close = proxy.wait_for_log("closed:");
+    assert!(
+        close.contains("closed: client reset"),
+        "the client left first, so the client is to blame: {close}"
+    );
+    at_destination
+        .set_read_timeout(Some(PATIENCE))
+        .expect("timeout");
+    let mut header = Vec::new();
+    let mut byte = [0u8; 1];
+    while !header.ends_with(b"\r\n") && header.len() < 108 {
+        if at_destination.read(&mut byte).expect("read the PROXY line") == 0 {
+            break;
+        }
+        header.push(byte[0]);
+    }
+    let header = String::from_utf8_lossy(&header);
+    assert!(
+        header.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 ") && header.ends_with("\r\n"),
+        "the pair reached the destination with its header: {header:?}"
+    );
 }

@@ -1,0 +1,266 @@
+//! The command line (SPEC §1): bad input is refused with one clear line and status 2; start-up
+//! failures with one clear line and status 1; never a panic. And what a started proxy tells its
+//! operator: the listening line, `--log-file`, `-vv`, `-q`.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::kit::client::{self, drain, ping};
+use crate::kit::data::TempDir;
+use crate::kit::process::{command, run_to_exit, KillOnDrop};
+use crate::kit::procfs::listening_port_of;
+use crate::kit::proxy::{listening_port, wait_for_line_in_file, Proxy};
+use crate::kit::servers::{dead_address, echo_server};
+use crate::kit::PATIENCE;
+
+fn assert_refused(args: &[&str], status: i32, mention: &str) {
+    let exit = run_to_exit(args);
+    let stderr = exit.stderr;
+    assert_eq!(exit.status, Some(status), "{args:?}: {stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("error"),
+        "{args:?}: first line is not an error: {stderr}"
+    );
+    assert!(
+        stderr.contains(mention),
+        "{args:?}: stderr does not mention {mention:?}: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_arguments_is_a_usage_error() {
+    assert_refused(&[], 2, "Usage:");
+}
+
+#[test]
+fn two_arguments_is_a_usage_error() {
+    assert_refused(&["127.0.0.1", "80"], 2, "LISTEN_PORT");
+}
+
+#[test]
+fn non_numeric_listen_port_is_refused() {
+    assert_refused(&["127.0.0.1", "80", "abc"], 2, "'abc' is not a port number");
+}
+
+#[test]
+fn destination_port_zero_is_refused() {
+    assert_refused(
+        &["127.0.0.1", "0", "3000"],
+        2,
+        "destination port must be 1-65535",
+    );
+}
+
+#[test]
+fn port_70000_is_refused() {
+    assert_refused(
+        &["127.0.0.1", "70000", "3000"],
+        2,
+        "'70000' is not a port number",
+    );
+    assert_refused(
+        &["127.0.0.1", "80", "70000"],
+        2,
+        "'70000' is not a port number",
+    );
+}
+
+#[test]
+fn negative_timeout_is_refused() {
+    assert_refused(&["--timeout", "-1", "127.0.0.1", "80", "0"], 2, "negative");
+}
+
+#[test]
+fn non_numeric_timeout_is_refused() {
+    assert_refused(
+        &["--timeout", "abc", "127.0.0.1", "80", "0"],
+        2,
+        "not a number of seconds",
+    );
+}
+
+#[test]
+fn bad_allow_prefix_is_refused() {
+    assert_refused(
+        &["--allow", "10.0.0.0/33", "127.0.0.1", "80", "0"],
+        2,
+        "0 to 32",
+    );
+}
+
+#[test]
+fn unknown_copy_mode_is_refused() {
+    assert_refused(
+        &["--copy-mode", "zero", "127.0.0.1", "80", "0"],
+        2,
+        "'zero'",
+    );
+}
+
+#[test]
+fn unknown_option_is_refused() {
+    assert_refused(&["--frobnicate", "127.0.0.1", "80", "0"], 2, "--frobnicate");
+}
+
+#[test]
+fn unresolvable_destination_is_a_startup_error() {
+    // Two dots: the resolver rejects the name without asking any DNS server.
+    assert_refused(
+        &["no..such-host.invalid", "80", "0"],
+        1,
+        "cannot resolve destination 'no..such-host.invalid'",
+    );
+}
+
+#[test]
+fn listen_port_in_use_is_a_startup_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    assert_refused(
+        &["--bind", "127.0.0.1", "127.0.0.1", "80", &port],
+        1,
+        "cannot listen on 127.0.0.1",
+    );
+}
+
+#[test]
+fn bind_to_a_foreign_address_is_a_startup_error() {
+    assert_refused(
+        &["--bind", "192.0.2.1", "127.0.0.1", "80", "0"],
+        1,
+        "cannot listen on 192.0.2.1:0",
+    );
+}
+
+#[test]
+fn help_and_version_succeed() {
+    let help = run_to_exit(&["--help"]);
+    assert_eq!(help.status, Some(0), "{}", help.stderr);
+    for option in [
+        "--bind",
+        "--timeout",
+        "--idle-timeout",
+        "--connect-timeout",
+        "--max-connections",
+        "--allow",
+        "--log-file",
+        "--copy-mode",
+        "--verbose",
+        "--quiet",
+    ] {
+        assert!(
+            help.stdout.contains(option),
+            "--help does not mention {option}"
+        );
+    }
+    let version = run_to_exit(&["--version"]);
+    assert_eq!(version.status, Some(0), "{}", version.stderr);
+    assert!(
+        version.stdout.starts_with("tcpproxy "),
+        "{}",
+        version.stdout
+    );
+}
+
+#[test]
+fn listen_port_zero_picks_a_port_and_logs_it() {
+    let proxy = Proxy::start(echo_server(), &[]);
+    assert_ne!(proxy.port, 0);
+    let mut client = proxy.connect();
+    ping(&mut client, b"on the logged port");
+}
+
+#[test]
+fn log_file_receives_the_log() {
+    let dir = TempDir::new("log-file");
+    let path = dir.0.join("proxy.log");
+    // -vv also proves the trace level: every read and write is logged with its size.
+    let echo_port = echo_server().port().to_string();
+    let log_file = path.to_str().expect("utf-8 path");
+    let args = [
+        "-vv",
+        "--log-file",
+        log_file,
+        "--bind",
+        "127.0.0.1",
+        "127.0.0.1",
+        &echo_port,
+        "0",
+    ];
+    let child = KillOnDrop::spawn(&mut command(&args));
+    let port = listening_port(&wait_for_line_in_file(&path, "listening on "));
+    let mut client = client::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    ping(&mut client, b"logged");
+    drop(client);
+    wait_for_line_in_file(&path, "closed: client EOF+server EOF");
+    let log = std::fs::read_to_string(&path).expect("read log");
+    assert!(log.contains("read 6 bytes from client"), "{log}");
+    assert!(log.contains("wrote 6 bytes to server"), "{log}");
+    assert!(log.contains("pair 1 open"), "{log}");
+    let stderr = child.stop().stderr;
+    assert!(stderr.is_empty(), "the log went to stderr too: {stderr}");
+}
+
+#[test]
+fn quiet_logs_warnings_only() {
+    let dead_port = dead_address().port().to_string();
+    let args = ["-q", "--bind", "127.0.0.1", "127.0.0.1", &dead_port, "0"];
+    let mut child = KillOnDrop::spawn(&mut command(&args));
+    let deadline = Instant::now() + PATIENCE;
+    let port = loop {
+        if let Some(port) = listening_port_of(child.id()) {
+            break port;
+        }
+        assert!(Instant::now() < deadline, "no listening socket");
+        thread::sleep(Duration::from_millis(20)); // polling /proc: no event to wait on
+    };
+    let mut client = client::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    assert_eq!(
+        drain(&mut client),
+        0,
+        "refused destination: the client is closed"
+    );
+    let first = BufReader::new(child.take_stderr())
+        .lines()
+        .next()
+        .expect("a line")
+        .expect("utf-8");
+    assert!(
+        first.contains("[WARN]") && first.contains("connect failed"),
+        "{first}"
+    );
+}
+
+#[test]
+fn negative_port_says_ports_are_1_to_65535() {
+    for (args, mention) in [
+        (["127.0.0.1", "-1", "0"], "1-65535"),
+        (["127.0.0.1", "80", "-1"], "65535"),
+    ] {
+        assert_refused(&args, 2, mention);
+        let stderr = run_to_exit(&args).stderr;
+        assert!(
+            !stderr.contains("-- -1"),
+            "{args:?}: a tip that misleads: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn destination_that_is_the_proxy_itself_is_refused() {
+    let port = dead_address().port().to_string();
+    // The default listener ([::], both families) covers 127.0.0.1, and so covers localhost.
+    for host in ["127.0.0.1", "localhost"] {
+        assert_refused(&[host, &port, &port], 1, "itself");
+    }
+    // A listener on 127.0.0.1 only does not cover 127.0.0.2: that proxy starts.
+    let proxy = Proxy::start_raw(&["--bind", "127.0.0.1", "127.0.0.2", &port, &port]);
+    assert_eq!(proxy.port.to_string(), port);
+}

@@ -1,0 +1,21 @@
+//! The proxy's integration tests: one test crate, so the kit's helpers are shared without copies.
+//! Every test starts the built binary (`CARGO_BIN_EXE_tcpproxy`) against loopback servers it starts
+//! itself; each module covers one area of the behaviour.
+//!
+//! `make soak` runs the one ignored test: `cargo test --release --test proxy soak:: -- --ignored`.
+
+mod kit;
+
+mod cli;
+mod dump;
+mod hang;
+mod hardening;
+mod ipv6;
+mod isolation;
+mod leaks;
+mod lifecycle;
+mod proxy_protocol;
+mod relay;
+mod soak;
+mod splice;
+mod stats;
