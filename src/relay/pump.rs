@@ -191,5 +191,5 @@ fn is_timeout(err: &io::Error) -> bool {
 }
 
 #[cfg(test)]
-#[path = "pump_tests.rs"]
+#[path = "pump_tests/mod.rs"]
 mod tests;
