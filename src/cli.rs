@@ -17,13 +17,30 @@ use crate::relay::proxy_protocol::Version;
 /// The lab's 10-second hang rule, and the same patience for a slow destination.
 pub const DEFAULT_TIMEOUT_SECS: &str = "10";
 
+/// Signals, exit status, environment: in `--help` and the man page alike.
+const AFTER_HELP: &str = "\
+Signals:
+  SIGTERM, SIGINT  stop: close the listener, let live pairs finish for up to --drain seconds,
+                   reset the rest, exit 0; a second signal resets every pair and exits 130
+  SIGHUP           reopen --log-file (for logrotate); never a stop
+  SIGUSR1          log the live stats table
+
+Exit status: 0 after SIGTERM/SIGINT, 1 if it cannot start, 2 for a bad command line,
+130 after a second signal.
+
+Environment:
+  LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES  systemd socket activation: accept on the inherited
+                   socket instead of binding (listen port 0, or the inherited socket's port)
+  NOTIFY_SOCKET    systemd Type=notify: READY=1 once listening, STOPPING=1 on stop
+
+Example: tcpproxy 127.0.0.1 8080 3000   (clients of port 3000 reach 127.0.0.1:8080)";
+
 /// Relay TCP connections: every client that connects to LISTEN_PORT gets its own connection to
 /// DESTINATION_HOST:DESTINATION_PORT, and bytes flow both ways until both sides are done.
 #[derive(Parser, Debug)]
 #[command(name = "tcpproxy", version, about, max_term_width = 100)]
 #[command(
-    after_help = "Exit status: 0 after SIGINT/SIGTERM, 1 if it cannot start, 2 for a bad command line.\n\
-Example: tcpproxy 127.0.0.1 8080 3000   (clients of port 3000 reach 127.0.0.1:8080)"
+    after_help = AFTER_HELP
 )]
 pub struct Options {
     /// Where to relay clients: a host name or an IP literal ([::1] is fine)
@@ -78,7 +95,14 @@ pub struct Options {
     #[arg(long, value_name = "MODE", default_value = "copy", value_parser = ["copy", "splice"])]
     pub copy_mode: String,
 
-    /// Write the log to this file instead of stderr (appended to)
+    /// On SIGTERM/SIGINT, stop accepting at once but let live pairs run to their natural end for
+    /// up to SECS seconds (the hang rule still applies), then reset the rest [default: 0: reset
+    /// them at once]
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = seconds,
+          allow_negative_numbers = true)]
+    pub drain: Duration,
+
+    /// Write the log to this file instead of stderr (appended to; reopened on SIGHUP)
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
@@ -86,8 +110,9 @@ pub struct Options {
     #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
     pub stats_interval: Option<Duration>,
 
-    /// Record every pair's bytes: into files DIR/pair-ID-c2s.bin and DIR/pair-ID-s2c.bin (DIR
-    /// must hold no earlier dump), or with '-' as an annotated hex dump in the log
+    /// Record every pair's bytes: into files pair-ID-c2s.bin and pair-ID-s2c.bin in a new
+    /// subdirectory of DIR for each run (named by start time and process id), or with '-' as an
+    /// annotated hex dump in the log
     #[arg(long, value_name = "DIR|-")]
     pub dump: Option<PathBuf>,
 

@@ -2,12 +2,14 @@
 //! the main thread to the accept loop until a stop.
 //!
 //! The order matters:
-//! 1. block SIGUSR1 before any thread exists, so every thread inherits the mask and the signal
-//!    can only ever reach the stats thread's `signalfd`;
+//! 1. block SIGHUP and SIGUSR1 before any thread exists, so every thread inherits the mask and
+//!    those signals can only ever reach the `signals` thread's `signalfd`;
 //! 2. logging, then the limits (so the pair budget is known before any buffer is reserved);
-//! 3. resolve the destination and bind the listener (either can fail: exit 1, one line);
-//! 4. the relay, the stats thread, the signal handler;
-//! 5. only then the listening line: whoever reads it may rely on all of the above.
+//! 3. resolve the destination and bind the listener, or take the one systemd passed (any of it
+//!    can fail: exit 1, one line);
+//! 4. the relay, the `signals` thread, the SIGINT/SIGTERM handler;
+//! 5. only then the listening line (and systemd's `READY=1`): whoever reads it may rely on all of
+//!    the above.
 //!
 //! Blocking: the main thread, in [`serve`] (the accept loop) until a stop.
 
@@ -24,7 +26,9 @@ use crate::front_door::allow::AllowList;
 use crate::front_door::limits;
 use crate::front_door::listener;
 use crate::front_door::live::LivePairs;
+use crate::front_door::shutdown::drain_then_cut;
 use crate::front_door::stop::Stop;
+use crate::front_door::systemd;
 use crate::operator::{dump, logging, stats};
 use crate::relay::buffer::BufferPool;
 use crate::relay::channel::{self, CopyMode, PipeBudget};
@@ -34,21 +38,21 @@ use crate::relay::Relay;
 use crate::signals;
 use crate::units::Timeout;
 
-/// How long a stop waits for the dump to catch up: with the pairs' own grace (0.7 s), still
-/// inside the second a stop may take.
+/// How long a stop waits for the dump to catch up: with the cut pairs' own grace (0.7 s), still
+/// inside the second a stop may take after the drain.
 const DUMP_FLUSH_GRACE: Duration = Duration::from_millis(250);
 
 /// Run the proxy until SIGINT or SIGTERM. An error means it never started.
 pub fn run(options: &Options) -> Result<(), StartupError> {
-    stats::block_report_signal()?;
-    logging::init(
+    signals::block_watched_signals()?;
+    let log_file = logging::init(
         logging::level(options.quiet, options.verbose),
         options.log_file.as_deref(),
     )?;
     let open_files = limits::raise_open_file_limit();
     let max_connections = limits::choose_max_connections(options.max_connections, open_files)?;
     let destination = Destination::resolve(&options.destination_host, options.destination_port)?;
-    let listener = listener::bind(options.bind.as_deref(), options.listen_port)?;
+    let (listener, origin) = listen(options)?;
     let listening = listener
         .local_addr()
         .map_err(StartupError::ListeningAddress)?;
@@ -68,40 +72,65 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         refusals: Arc::new(Refusals::default()),
     };
     let live = LivePairs::default();
-    let sources = stats::Sources {
-        live: live.directory(),
-        relay: Arc::clone(&relay),
-        refusals: Arc::clone(&door.refusals),
-    };
-    stats::start(sources, options.stats_interval())?;
+    signals::start_watcher(signals::Watcher {
+        stats: stats::Sources {
+            live: live.directory(),
+            relay: Arc::clone(&relay),
+            refusals: Arc::clone(&door.refusals),
+        },
+        log_file,
+        interval: options.stats_interval(),
+    })?;
     let stop = Arc::new(Stop::new(listening));
-    signals::install(Arc::clone(&stop))?;
+    signals::install(Arc::clone(&stop), live.directory())?;
     info!(
-        "listening on {}, relaying to {described}; timeout {}, idle timeout {}, \
+        "listening on {}{origin}, relaying to {described}; timeout {}, idle timeout {}, \
          connect timeout {}, max {max_connections} pairs",
         listener::describe(&listener),
         Timeout(options.timeout),
         Timeout(options.idle_timeout()),
         Timeout(options.connect_timeout),
     );
-    serve_until_stopped(&listener, &door, &relay, &stop, live);
+    systemd::ready(listening);
+    serve_until_stopped(listener, &door, &relay, &stop, live, options.drain);
     Ok(())
 }
 
-/// The accept loop, then what a stop leaves to do: the dump's last bytes and the summary.
+/// The socket systemd passed us, or one of our own on `--bind` and the listen port; and, for the
+/// listening line, where it came from.
+fn listen(options: &Options) -> Result<(TcpListener, String), StartupError> {
+    let Some(inherited) = systemd::inherited_listener(options.listen_port)? else {
+        let listener = listener::bind(options.bind.as_deref(), options.listen_port)?;
+        return Ok((listener, String::new()));
+    };
+    if options.bind.is_some() {
+        return Err(StartupError::BindWithInheritedSocket);
+    }
+    let origin = format!(
+        " (from systemd: descriptor {}, '{}')",
+        inherited.fd, inherited.name
+    );
+    Ok((inherited.listener, origin))
+}
+
+/// The accept loop; then what a stop leaves to do: drain and cut the live pairs, write the dump's
+/// last bytes, and the summary.
 fn serve_until_stopped(
-    listener: &TcpListener,
+    listener: TcpListener,
     door: &Door,
     relay: &Arc<Relay>,
     stop: &Stop,
     live: LivePairs,
+    drain: Duration,
 ) {
-    serve(listener, door, relay, stop, live);
+    let still_live = serve(listener, door, relay, stop, live);
+    systemd::stopping();
+    let stopped = drain_then_cut(still_live, drain);
     if let Some(dump) = &relay.copy_mode().dump {
         // The pairs are gone; what they read must reach the dump before we exit.
         dump.flush(Instant::now() + DUMP_FLUSH_GRACE);
     }
-    info!("summary: {}", relay.totals());
+    info!("summary: {}; {stopped}", relay.totals());
 }
 
 /// A destination that is our own listening socket would have every pair connect to the proxy

@@ -6,17 +6,17 @@
 //! a client, so no slow peer can delay the next `accept`.
 //!
 //! It blocks in `accept` (woken by a client or by the stop signal's knock) and, at the connection
-//! limit, in [`LivePairs::wait_for_room`]. When a stop is requested it ends every live pair and
-//! waits a bounded time for their threads.
+//! limit, in [`LivePairs::wait_for_room`]. When a stop is requested it closes the listener and
+//! hands the live pairs back (`shutdown.rs` says what happens to them).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use log::{debug, info, warn};
+use log::{debug, warn};
 
 use crate::front_door::allow::AllowList;
 use crate::front_door::live::LivePairs;
@@ -30,10 +30,6 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The same event logged at most this often.
 const LOG_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How long a stop waits for pairs to finish: the process should be gone within a second of the
-/// signal, and this leaves a margin for the summary and the exit itself.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(700);
 
 /// Who may come in, and how many at once.
 pub struct Door {
@@ -63,14 +59,15 @@ struct LogLimits {
     spawn_failures: RateLimit,
 }
 
-/// Accept clients until a stop is requested, then end the live pairs.
+/// Accept clients until a stop is requested; then close the listener, so that new clients are
+/// refused, and return the pairs still live.
 pub fn serve(
-    listener: &TcpListener,
+    listener: TcpListener,
     door: &Door,
     relay: &Arc<Relay>,
     stop: &Stop,
     mut live: LivePairs,
-) {
+) -> LivePairs {
     let mut logs = LogLimits {
         accept_errors: RateLimit::new(LOG_INTERVAL),
         denials: RateLimit::new(LOG_INTERVAL),
@@ -83,7 +80,7 @@ pub fn serve(
         if !wait_for_room(&mut live, door.max_connections, stop, &mut logs.at_limit) {
             break;
         }
-        let (client, client_addr) = match accept(listener) {
+        let (client, client_addr) = match accept(&listener) {
             Ok(accepted) => accepted,
             Err(e) => {
                 after_accept_error(&e, &mut logs.accept_errors);
@@ -110,7 +107,8 @@ pub fn serve(
             }
         }
     }
-    stop_all(&mut live);
+    drop(listener);
+    live
 }
 
 /// The next client, with its address as people (and `--allow` rules) write it: a dual-stack
@@ -157,15 +155,5 @@ fn after_accept_error(err: &io::Error, limit: &mut RateLimit) {
     );
     if !about_one_client {
         thread::sleep(ACCEPT_BACKOFF);
-    }
-}
-
-fn stop_all(live: &mut LivePairs) {
-    live.reap();
-    let running = live.len();
-    let unfinished = live.shut_down_all(Instant::now() + SHUTDOWN_GRACE);
-    info!("stopped: {running} live pairs shut down");
-    if unfinished > 0 {
-        warn!("{unfinished} pairs still connecting to the destination; they end with the process");
     }
 }

@@ -8,7 +8,7 @@
 //! channel, and the main thread forgets the pair.
 //!
 //! Blocking here: waiting for a pair to end when `--max-connections` is reached (woken by a ticket or
-//! by the stop signal), and the bounded wait for pairs to finish at shutdown.
+//! by the stop signal), and the bounded waits for pairs to finish at a stop.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -121,17 +121,9 @@ impl LivePairs {
         true
     }
 
-    /// End every live pair and wait until `deadline` for their threads to finish. Returns how many
-    /// did not (a thread blocked in `connect` cannot be woken; it ends with the process).
-    pub fn shut_down_all(&mut self, deadline: Instant) -> usize {
-        for pair in self
-            .directory()
-            .live_pairs()
-            .iter()
-            .filter_map(Weak::upgrade)
-        {
-            pair.end(CloseReason::Shutdown);
-        }
+    /// Wait until every live pair's ticket has come back, or until `deadline`. Returns how many
+    /// pairs are still live.
+    pub fn wait_until_empty(&mut self, deadline: Instant) -> usize {
         while !self.is_empty() {
             match self.ended.recv_deadline(deadline) {
                 Ok(id) => {
@@ -141,6 +133,18 @@ impl LivePairs {
             }
         }
         self.len()
+    }
+
+    /// End every live pair for `reason`: both its peers are reset and its threads wake.
+    pub fn end_all(&self, reason: &CloseReason) {
+        for pair in self
+            .directory()
+            .live_pairs()
+            .iter()
+            .filter_map(Weak::upgrade)
+        {
+            pair.end(reason.clone());
+        }
     }
 }
 
@@ -195,14 +199,17 @@ mod tests {
     }
 
     #[test]
-    fn shutting_down_ends_every_pair_and_counts_those_still_running() {
+    fn ending_all_resets_every_pair_and_waiting_counts_those_still_running() {
         let mut live = LivePairs::default();
         let (stuck, finished) = (a_pair(1), a_pair(2));
         let stuck_ticket = live.admit(&stuck);
         drop(live.admit(&finished));
-        let left = live.shut_down_all(Instant::now() + Duration::from_millis(100));
+        live.end_all(&CloseReason::Shutdown);
+        let left = live.wait_until_empty(Instant::now() + Duration::from_millis(100));
         assert_eq!(left, 1, "one ticket never came back");
         assert!(matches!(stuck.reason(), Some(CloseReason::Shutdown)));
+        assert!(matches!(finished.reason(), Some(CloseReason::Shutdown)));
         drop(stuck_ticket);
+        assert_eq!(live.wait_until_empty(Instant::now()), 0);
     }
 }

@@ -1,9 +1,11 @@
 //! The front door: who gets in, how many at once, and how the main thread stops letting them in.
 //!
-//! The main thread lives here. It binds the [`listener`], then runs the [`accept`] loop: wait for
+//! The main thread lives here. It binds the [`listener`] (or takes the one [`systemd`] passed),
+//! then runs the [`accept`] loop: wait for
 //! room under `--max-connections` ([`limits`], [`live`]), block in `accept`, check the client
 //! against `--allow` ([`allow`]), and hand it to the relay. A signal reaches it through the
-//! [`stop`] flag. Warnings a flood of clients could repeat are rate-limited ([`ratelimit`]).
+//! [`stop`] flag; [`shutdown`] then drains and cuts the pairs still live. Warnings a flood of
+//! clients could repeat are rate-limited ([`ratelimit`]).
 //!
 //! This room uses the relay (to start pairs and to end them at a stop); the relay knows nothing
 //! of it.
@@ -14,4 +16,6 @@ pub mod limits;
 pub mod listener;
 pub mod live;
 pub mod ratelimit;
+pub mod shutdown;
 pub mod stop;
+pub mod systemd;

@@ -38,36 +38,50 @@ pub enum Target {
 }
 
 impl Target {
-    /// `-` is the log; anything else a directory, which must not hold an earlier dump (pair ids
-    /// start at 1 in every run, so its files would be overwritten).
+    /// `-` is the log; anything else a directory, created if missing (its parent must exist), in
+    /// which this run writes into a subdirectory of its own, named after the moment it started
+    /// and its process id: `DIR/20261203T094700Z-4242`. Pair ids start at 1 in every run, so
+    /// two runs sharing one directory would write over each other's files, and a service that
+    /// restarts (`Restart=on-failure`) must not find its dump directory "already used".
     pub fn prepare(path: &Path) -> Result<Target, DumpError> {
         if path == Path::new("-") {
             return Ok(Target::Log);
         }
-        let path_buf = || path.to_path_buf();
-        std::fs::create_dir_all(path).map_err(|source| DumpError::CreateDirectory {
-            path: path_buf(),
-            source,
-        })?;
-        let entries = std::fs::read_dir(path).map_err(|source| DumpError::ReadDirectory {
-            path: path_buf(),
-            source,
-        })?;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("pair-") {
-                return Err(DumpError::NotEmpty {
-                    path: path_buf(),
-                    found: name,
-                });
-            }
+        let create = |dir: &Path| {
+            std::fs::create_dir(dir).map_err(|source| DumpError {
+                path: dir.to_path_buf(),
+                source,
+            })
+        };
+        if !path.is_dir() {
+            create(path)?;
         }
-        Ok(Target::Files(path.to_path_buf()))
+        let run = path.join(run_name(SystemTime::now(), std::process::id()));
+        create(&run)?;
+        Ok(Target::Files(run))
     }
+}
+
+/// `20261203T094700Z-4242`: sorts by start time, and two runs cannot share it (one process id is
+/// never two live processes).
+fn run_name(started: SystemTime, pid: u32) -> String {
+    let t = OffsetDateTime::from(started);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{pid}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Start the `dump` thread writing to `target`; the pumps queue their copies on what it returns.
 pub fn start(target: Target) -> Result<Arc<Dumper>, StartupError> {
+    if let Target::Files(run) = &target {
+        info!("dump: each pair's bytes go into {}", run.display());
+    }
     let (dumper, queue) = Dumper::new();
     let DumpQueue {
         records,
@@ -215,6 +229,24 @@ fn hex_dump(pair: u64, dir: Direction, offset: u64, at: SystemTime, bytes: &[u8]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_run_writes_into_its_own_subdirectory() {
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_764_755_220);
+        assert_eq!(run_name(at, 4242), "20251203T094700Z-4242");
+        let base = std::env::temp_dir().join(format!("tcpproxy-dump-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let Target::Files(run) = Target::prepare(&base).unwrap() else {
+            panic!("a directory is not the log");
+        };
+        assert_eq!(run.parent(), Some(base.as_path()));
+        assert!(run.is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
+        let orphan = base.join("no-parent").join("dump");
+        let err = Target::prepare(&orphan).err().unwrap().to_string();
+        assert!(err.starts_with("cannot create dump directory"), "{err}");
+        assert!(matches!(Target::prepare(Path::new("-")), Ok(Target::Log)));
+    }
 
     #[test]
     fn hex_dump_reads_like_socat() {

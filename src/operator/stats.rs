@@ -3,26 +3,16 @@
 //! One info record lists every live pair — its addresses, age, bytes each way, and what each of
 //! its two threads is blocked on right now — and the proxy's totals. The pumps publish their state
 //! with relaxed atomic stores (`activity.rs`), so producing the table costs the data path nothing;
-//! this thread reads the main thread's table of live pairs under its lock, once per report.
+//! the report reads the main thread's table of live pairs under its lock, once per report. The
+//! `signals` thread (`signals.rs`) asks for a report on SIGUSR1 and at every interval.
 //!
-//! Signals: SIGUSR1's default action kills the process, so it must never be delivered the
-//! ordinary way. [`block_report_signal`] blocks it in the main thread before any other thread
-//! exists (threads inherit the mask), and the `stats` thread receives it from a `signalfd` — a
-//! descriptor that becomes readable when the signal is pending. A `poll` on that descriptor, with
-//! the time left to the next interval as its timeout, is the thread's only blocking call.
+//! Nothing here blocks but the log line's write.
 
 use std::fmt::Write as _;
-use std::os::fd::AsFd;
 use std::sync::{Arc, Weak};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use log::{info, warn};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use log::info;
 
-use crate::error::StartupError;
 use crate::front_door::accept::Refusals;
 use crate::front_door::live::Directory;
 use crate::relay::activity::Snapshot;
@@ -38,75 +28,9 @@ pub struct Sources {
     pub refusals: Arc<Refusals>,
 }
 
-/// Block SIGUSR1 in this thread and every thread it will start. Call before starting any thread.
-pub fn block_report_signal() -> Result<(), StartupError> {
-    report_signal()
-        .thread_block()
-        .map_err(|source| StartupError::Signal {
-            what: "block SIGUSR1 for the stats thread",
-            source,
-        })
-}
-
-fn report_signal() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGUSR1);
-    set
-}
-
-/// Start the `stats` thread: a report on every SIGUSR1, and every `interval` if given.
-pub fn start(sources: Sources, interval: Option<Duration>) -> Result<(), StartupError> {
-    let signals =
-        SignalFd::with_flags(&report_signal(), SfdFlags::SFD_CLOEXEC).map_err(|source| {
-            StartupError::Signal {
-                what: "receive SIGUSR1 (signalfd)",
-                source,
-            }
-        })?;
-    thread::Builder::new()
-        .name("stats".into())
-        .spawn(move || report_forever(&signals, &sources, interval))
-        .map(drop)
-        .map_err(|source| StartupError::Thread {
-            name: "stats",
-            source,
-        })
-}
-
-fn report_forever(signals: &SignalFd, sources: &Sources, interval: Option<Duration>) {
-    let mut next_tick = interval.map(|every| Instant::now() + every);
-    loop {
-        let timeout = match next_tick {
-            // Past deadlines give zero: report at once, then schedule from the old deadline so
-            // the reports keep to their rhythm.
-            Some(at) => at
-                .saturating_duration_since(Instant::now())
-                .try_into()
-                .unwrap_or(PollTimeout::MAX),
-            None => PollTimeout::NONE,
-        };
-        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, timeout) {
-            Ok(0) => {
-                if let (Some(at), Some(every)) = (next_tick.as_mut(), interval) {
-                    *at += every;
-                }
-            }
-            Ok(_) => {
-                // Consume the pending signal so the descriptor stops being readable.
-                if let Err(e) = signals.read_signal() {
-                    warn!("stats: cannot read SIGUSR1 from its signalfd: {e}; no more reports");
-                    return;
-                }
-            }
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                warn!("stats: waiting for SIGUSR1 failed: {e}; no more reports");
-                return;
-            }
-        }
-        info!("{}", table(&sources.live.live_pairs(), sources));
-    }
+/// Log the table now.
+pub fn report(sources: &Sources) {
+    info!("{}", table(&sources.live.live_pairs(), sources));
 }
 
 /// The whole report: a totals line, then one aligned row per live pair.

@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod pair;
 pub mod proxy_protocol;
 pub mod pump;
+pub mod reset;
 pub mod tap;
 pub mod totals;
 pub mod upstream;

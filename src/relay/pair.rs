@@ -2,14 +2,16 @@
 //! share: the sockets, the hang clock, the shutdown flag, and what each direction is doing.
 //!
 //! The pair's life is told in `lifecycle.rs`; this file says what a pair *is* and how it is
-//! ended. [`Pair::end`] is the one way to stop a pair from outside its pumps: it records the
-//! reason and shuts both sockets down, so every blocked call on them returns at once. Shutting
-//! down rather than closing is deliberate: the descriptors stay valid (and cannot be reused for
-//! another connection) until the last thread lets go of the pair and the sockets drop.
+//! ended. A pair that ends normally needs no help: each pump passed its EOF on as a FIN and
+//! returned. Every other end is an abort, and [`Pair::end`] is the one way to make it: it records
+//! the reason and resets both sockets (`reset.rs`), so both peers learn that the pair was cut, not
+//! finished, and every blocked call on the sockets returns at once. The descriptors stay valid
+//! (and cannot be reused for another connection) until the last thread lets go of the pair and
+//! the sockets drop.
 //!
 //! Nothing here blocks.
 
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use crate::relay::close::{CloseReason, Ending};
 use crate::relay::direction::{Direction, Side};
 use crate::relay::hang::{HangClock, HangRule};
 use crate::relay::pump::Lane;
+use crate::relay::reset::reset;
 
 /// One client, its destination connection once made, and the state both threads share.
 pub struct Pair {
@@ -105,19 +108,21 @@ impl Pair {
         }
     }
 
-    /// End the pair for `reason` and wake both threads. Only the first reason counts: anything
-    /// that fails after it (a read that sees our own shutdown, say) is its consequence.
+    /// Abort the pair for `reason`: reset both peers and wake both threads. Only the first reason
+    /// counts: anything that fails after it (a read that sees our own reset, say) is its
+    /// consequence.
     pub fn end(&self, reason: CloseReason) {
         if !self.ending.record(reason) {
             return;
         }
-        // Pairs with the fence in `attach_server`: either we see the server socket here and shut
-        // it down, or that thread sees the reason and never starts relaying.
+        // Pairs with the fence in `attach_server`: either we see the server socket here and reset
+        // it, or that thread sees the reason and never starts relaying.
         fence(Ordering::SeqCst);
         for side in [Side::Client, Side::Server] {
             if let Some(socket) = self.socket(side) {
-                // Errors only mean the socket is already down, which is what we want.
-                let _ = socket.shutdown(Shutdown::Both);
+                // An error only means the socket is already closed (the peer reset it first),
+                // which is what we want.
+                let _ = reset(socket);
             }
         }
     }
@@ -130,7 +135,7 @@ impl Pair {
         fence(Ordering::SeqCst);
         if self.ending.has_ended() {
             if let Some(server) = self.socket(Side::Server) {
-                let _ = server.shutdown(Shutdown::Both);
+                let _ = reset(server);
             }
             return false;
         }
@@ -172,29 +177,33 @@ mod tests {
         assert_eq!(lane.sink.peer_addr().unwrap(), pair.client_addr());
     }
 
-    #[test]
-    fn ending_wakes_the_peer_and_keeps_the_first_reason() {
-        let (pair, mut client) = pair();
-        pair.end(CloseReason::Shutdown);
-        pair.end(CloseReason::BothEof);
-        assert!(matches!(pair.reason(), Some(CloseReason::Shutdown)));
-        // The shutdown reached the client's peer: it reads EOF at once.
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        assert_eq!(client.read(&mut [0u8; 1]).unwrap(), 0);
+    fn assert_reset(peer: &mut TcpStream) {
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let err = peer.read(&mut [0u8; 1]).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
     }
 
     #[test]
-    fn a_server_attached_after_the_end_is_shut_down_and_refused() {
-        let (pair, _client) = pair();
+    fn ending_resets_both_peers_and_keeps_the_first_reason() {
+        let (pair, mut client) = pair();
+        let (server, mut server_peer) = connected();
+        let addr = server.peer_addr().unwrap();
+        assert!(pair.attach_server(server, addr));
         pair.end(CloseReason::Shutdown);
+        pair.end(CloseReason::BothEof);
+        assert!(matches!(pair.reason(), Some(CloseReason::Shutdown)));
+        assert_reset(&mut client);
+        assert_reset(&mut server_peer);
+    }
+
+    #[test]
+    fn a_server_attached_after_the_end_is_reset_and_refused() {
+        let (pair, mut client) = pair();
+        pair.end(CloseReason::Shutdown);
+        assert_reset(&mut client);
         let (server, mut server_peer) = connected();
         let addr = server.peer_addr().unwrap();
         assert!(!pair.attach_server(server, addr));
-        server_peer
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        assert_eq!(server_peer.read(&mut [0u8; 1]).unwrap(), 0);
+        assert_reset(&mut server_peer);
     }
 }

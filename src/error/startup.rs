@@ -1,115 +1,11 @@
-//! The errors that stop the proxy before it serves anyone, one type per concern:
-//!
-//! - [`ArgError`]: a value on the command line makes no sense (clap prints it with the usage line
-//!   and exits 2);
-//! - [`StartupError`]: the command line was fine, but the proxy cannot start (exit 1): a port in
-//!   use, a name that does not resolve, a limit too small;
-//! - [`DumpError`]: `--dump` cannot be set up.
-//!
-//! Errors that end a single pair while the proxy goes on are the relay's own
-//! ([`crate::relay::RelayError`]). Every message names what failed, the address or path involved,
-//! and why, so that one line on stderr is enough to act on. Nothing here blocks.
+//! [`StartupError`]: why the proxy could not start (exit status 1).
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// A command-line value that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArgError {
-    EmptyHost,
-    /// Not a number in `range` (`1-65535`, or `0-65535` where 0 means "any free port").
-    NotAPort {
-        text: String,
-        range: &'static str,
-    },
-    /// Port 0 names no service: a destination needs a real one.
-    DestinationPortZero,
-    NotAProxyVersion(String),
-    NotSeconds(String),
-    NegativeSeconds(String),
-    SecondsOutOfRange(String),
-    NotAnAddress(String),
-    /// A prefix length longer than the address, or (IPv4-mapped) shorter than its IPv4 part.
-    BadPrefix {
-        text: String,
-        allowed: &'static str,
-    },
-}
-
-impl fmt::Display for ArgError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ArgError::EmptyHost => write!(f, "the host must not be empty"),
-            ArgError::NotAPort { text, range } => {
-                write!(f, "'{text}' is not a port number: ports are {range}")
-            }
-            ArgError::DestinationPortZero => {
-                write!(
-                    f,
-                    "the destination port must be 1-65535 (0 names no service)"
-                )
-            }
-            ArgError::NotAProxyVersion(text) => {
-                write!(f, "'{text}' is not a PROXY protocol version (v1, v2)")
-            }
-            ArgError::NotSeconds(text) => write!(f, "'{text}' is not a number of seconds"),
-            ArgError::NegativeSeconds(text) => {
-                write!(f, "'{text}' is negative; give 0 or more seconds")
-            }
-            ArgError::SecondsOutOfRange(text) => write!(f, "'{text}' seconds is out of range"),
-            ArgError::NotAnAddress(text) => write!(f, "'{text}' is not an IPv4 or IPv6 address"),
-            ArgError::BadPrefix { text, allowed } => {
-                write!(f, "prefix length '/{text}' must be {allowed}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ArgError {}
-
-/// `--dump DIR` cannot be used.
-#[derive(Debug)]
-pub enum DumpError {
-    CreateDirectory {
-        path: PathBuf,
-        source: io::Error,
-    },
-    ReadDirectory {
-        path: PathBuf,
-        source: io::Error,
-    },
-    /// The directory holds files of an earlier run, which this one would overwrite.
-    NotEmpty {
-        path: PathBuf,
-        found: String,
-    },
-}
-
-impl fmt::Display for DumpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DumpError::CreateDirectory { path, source } => {
-                write!(
-                    f,
-                    "cannot create dump directory {}: {source}",
-                    path.display()
-                )
-            }
-            DumpError::ReadDirectory { path, source } => {
-                write!(f, "cannot read dump directory {}: {source}", path.display())
-            }
-            DumpError::NotEmpty { path, found } => write!(
-                f,
-                "dump directory {} already holds a dump ({found}); give an empty or new directory",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for DumpError {}
+use super::DumpError;
 
 /// One of the budgets a pair draws on (descriptors, memory mappings), too small for the
 /// `--max-connections` asked for.
@@ -140,6 +36,24 @@ pub enum StartupError {
         address: SocketAddr,
         source: io::Error,
     },
+    /// `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` are set but make no sense.
+    ActivationEnvironment(io::Error),
+    /// systemd passed several sockets and none has the name we look for.
+    NoInheritedSocketNamed {
+        wanted: &'static str,
+        names: Vec<String>,
+    },
+    NotATcpListener {
+        fd: i32,
+        name: String,
+    },
+    /// The command line names a listen port other than the inherited socket's.
+    InheritedPortDiffers {
+        inherited: SocketAddr,
+        asked: u16,
+    },
+    /// `--bind` chooses an address, but under socket activation systemd has chosen it.
+    BindWithInheritedSocket,
     ListeningAddress(io::Error),
     /// The destination is this proxy's own listening socket: every pair would connect to itself.
     RelaysToItself {
@@ -186,6 +100,32 @@ impl fmt::Display for StartupError {
             } => write!(f, "{what} '{host}' has no addresses"),
             Listen { address, source } => write!(f, "cannot listen on {address}: {source}"),
             ListeningAddress(e) => write!(f, "cannot read the listening address: {e}"),
+            ActivationEnvironment(e) => {
+                write!(f, "cannot use the sockets systemd passed (LISTEN_FDS): {e}")
+            }
+            NoInheritedSocketNamed { wanted, names } => write!(
+                f,
+                "systemd passed {} sockets ({}) and none is named '{wanted}'; set \
+                 FileDescriptorName={wanted} on the one to relay",
+                names.len(),
+                names.join(", ")
+            ),
+            NotATcpListener { fd, name } => write!(
+                f,
+                "the socket systemd passed as descriptor {fd} ('{name}') is not a listening TCP \
+                 socket; use ListenStream= in the .socket unit"
+            ),
+            InheritedPortDiffers { inherited, asked } => write!(
+                f,
+                "the command line asks for listen port {asked}, but systemd passed a socket \
+                 listening on {inherited}; give listen port 0 (or {}) under socket activation",
+                inherited.port()
+            ),
+            BindWithInheritedSocket => write!(
+                f,
+                "--bind cannot be used under socket activation: the .socket unit's ListenStream= \
+                 decides where the proxy listens"
+            ),
             RelaysToItself {
                 destination,
                 listening,

@@ -1,0 +1,57 @@
+//! [`ArgError`]: a command-line value that cannot be used.
+
+use std::fmt;
+
+/// A command-line value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgError {
+    EmptyHost,
+    /// Not a number in `range` (`1-65535`, or `0-65535` where 0 means "any free port").
+    NotAPort {
+        text: String,
+        range: &'static str,
+    },
+    /// Port 0 names no service: a destination needs a real one.
+    DestinationPortZero,
+    NotAProxyVersion(String),
+    NotSeconds(String),
+    NegativeSeconds(String),
+    SecondsOutOfRange(String),
+    NotAnAddress(String),
+    /// A prefix length longer than the address, or (IPv4-mapped) shorter than its IPv4 part.
+    BadPrefix {
+        text: String,
+        allowed: &'static str,
+    },
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgError::EmptyHost => write!(f, "the host must not be empty"),
+            ArgError::NotAPort { text, range } => {
+                write!(f, "'{text}' is not a port number: ports are {range}")
+            }
+            ArgError::DestinationPortZero => {
+                write!(
+                    f,
+                    "the destination port must be 1-65535 (0 names no service)"
+                )
+            }
+            ArgError::NotAProxyVersion(text) => {
+                write!(f, "'{text}' is not a PROXY protocol version (v1, v2)")
+            }
+            ArgError::NotSeconds(text) => write!(f, "'{text}' is not a number of seconds"),
+            ArgError::NegativeSeconds(text) => {
+                write!(f, "'{text}' is negative; give 0 or more seconds")
+            }
+            ArgError::SecondsOutOfRange(text) => write!(f, "'{text}' seconds is out of range"),
+            ArgError::NotAnAddress(text) => write!(f, "'{text}' is not an IPv4 or IPv6 address"),
+            ArgError::BadPrefix { text, allowed } => {
+                write!(f, "prefix length '/{text}' must be {allowed}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ArgError {}

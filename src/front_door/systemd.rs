@@ -1,0 +1,146 @@
+//! systemd: the listening socket it may hand us, and the news it wants from us.
+//!
+//! **Socket activation.** With a `.socket` unit, systemd binds the port itself and starts the
+//! proxy with the listening socket already open, as descriptor 3; `LISTEN_FDS` says how many it
+//! passed, `LISTEN_PID` whom they are for, `LISTEN_FDNAMES` what they are called. The proxy then
+//! accepts on that socket instead of binding one, and nothing else changes: the accept loop cannot
+//! tell the difference. The point is the restart: while the proxy is down, the socket stays open
+//! in systemd, so new clients wait in its backlog instead of being refused.
+//!
+//! The command line keeps its three arguments. A listen port of 0 means "whatever systemd gave
+//! us"; any other port must be the inherited socket's, so a unit and its config cannot silently
+//! disagree about where the proxy listens.
+//!
+//! **Readiness.** With `Type=notify`, systemd waits for `READY=1` before it calls the service
+//! started, and `STOPPING=1` tells it a stop is under way (a drain can take a while). Both go to
+//! the datagram socket named by `NOTIFY_SOCKET`; without it they are not sent.
+//!
+//! The `sd-notify` crate reads and writes the protocol. Nothing here blocks.
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use log::warn;
+use sd_notify::NotifyState;
+use socket2::{Domain, Socket, Type};
+
+use crate::error::StartupError;
+
+/// With several inherited sockets, the one with this name (`FileDescriptorName=` in the unit).
+pub const SOCKET_NAME: &str = "tcpproxy";
+
+/// A listener systemd handed us: the socket, which descriptor it came as, and its name.
+pub struct Inherited {
+    pub listener: TcpListener,
+    pub fd: RawFd,
+    pub name: String,
+}
+
+/// The listening socket systemd passed to this process, if it passed one.
+///
+/// The environment is left as it is: the proxy starts no other program that could inherit it.
+pub fn inherited_listener(port: u16) -> Result<Option<Inherited>, StartupError> {
+    let fds: Vec<(RawFd, String)> = sd_notify::listen_fds_with_names()
+        .map_err(StartupError::ActivationEnvironment)?
+        .collect();
+    let Some((fd, name)) = choose(&fds)? else {
+        return Ok(None);
+    };
+    // SAFETY: systemd passed this descriptor to this process (LISTEN_PID is ours) and nothing
+    // else in the process knows of it; we take ownership exactly once.
+    let socket = Socket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    if !is_tcp_listener(&socket) {
+        return Err(StartupError::NotATcpListener { fd, name });
+    }
+    // The accept loop blocks in `accept`; a unit with NonBlocking=yes would have it spin.
+    socket
+        .set_nonblocking(false)
+        .map_err(StartupError::ListeningAddress)?;
+    let listener = TcpListener::from(socket);
+    let address = listener
+        .local_addr()
+        .map_err(StartupError::ListeningAddress)?;
+    if port != 0 && port != address.port() {
+        return Err(StartupError::InheritedPortDiffers {
+            inherited: address,
+            asked: port,
+        });
+    }
+    Ok(Some(Inherited { listener, fd, name }))
+}
+
+/// One socket: that one. Several: the one named [`SOCKET_NAME`].
+fn choose(fds: &[(RawFd, String)]) -> Result<Option<(RawFd, String)>, StartupError> {
+    match fds {
+        [] => Ok(None),
+        [only] => Ok(Some(only.clone())),
+        several => several
+            .iter()
+            .find(|(_, name)| name == SOCKET_NAME)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| StartupError::NoInheritedSocketNamed {
+                wanted: SOCKET_NAME,
+                names: several.iter().map(|(_, name)| name.clone()).collect(),
+            }),
+    }
+}
+
+fn is_tcp_listener(socket: &Socket) -> bool {
+    let inet = matches!(socket.domain(), Ok(d) if d == Domain::IPV4 || d == Domain::IPV6);
+    let stream = matches!(socket.r#type(), Ok(t) if t == Type::STREAM);
+    inet && stream && socket.is_listener().unwrap_or(false)
+}
+
+/// `READY=1`: the proxy is listening and everything behind the listening line is in place.
+pub fn ready(listening: SocketAddr) {
+    let status = format!("listening on {listening}");
+    tell(&[NotifyState::Ready, NotifyState::Status(&status)]);
+}
+
+/// `STOPPING=1`: a stop has begun.
+pub fn stopping() {
+    tell(&[NotifyState::Stopping]);
+}
+
+fn tell(states: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        warn!("cannot tell systemd ({states:?}) through NOTIFY_SOCKET: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(list: &[(RawFd, &str)]) -> Vec<(RawFd, String)> {
+        list.iter().map(|(fd, n)| (*fd, n.to_string())).collect()
+    }
+
+    #[test]
+    fn one_socket_is_taken_whatever_its_name() {
+        assert_eq!(choose(&[]).unwrap(), None);
+        let only = named(&[(3, "web.socket")]);
+        assert_eq!(choose(&only).unwrap(), Some((3, "web.socket".into())));
+    }
+
+    #[test]
+    fn of_several_the_one_named_tcpproxy_is_taken() {
+        let several = named(&[(3, "admin"), (4, "tcpproxy")]);
+        assert_eq!(choose(&several).unwrap(), Some((4, "tcpproxy".into())));
+        let err = choose(&named(&[(3, "a"), (4, "b")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'tcpproxy'") && err.contains("a, b"), "{err}");
+    }
+
+    #[test]
+    fn only_a_listening_tcp_socket_will_do() {
+        let listening = Socket::from(OwnedFd::from(TcpListener::bind("127.0.0.1:0").unwrap()));
+        assert!(is_tcp_listener(&listening));
+        let unbound = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        assert!(!is_tcp_listener(&unbound));
+        let datagram = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+        assert!(!is_tcp_listener(&datagram));
+    }
+}
