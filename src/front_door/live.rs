@@ -151,15 +151,14 @@ impl LivePairs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
     use crate::relay::hang::HangRule;
+    use crate::relay::testing::connected;
 
     fn a_pair(id: u64) -> Arc<Pair> {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let _peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (client, addr) = listener.accept().unwrap();
+        let (client, _peer) = connected();
+        let addr = client.peer_addr().unwrap();
         let rule = HangRule::new(Duration::ZERO, Duration::ZERO);
         Arc::new(Pair::new(id, client, addr, rule))
     }

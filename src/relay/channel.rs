@@ -181,15 +181,9 @@ impl Channel for SplicePipe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{Shutdown, TcpListener};
+    use std::net::Shutdown;
 
-    /// A connected pair of loopback sockets.
-    fn connected() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (b, _) = listener.accept().unwrap();
-        (a, b)
-    }
+    use crate::relay::testing::connected;
 
     /// Move `message` from one connection to another through `channel`, at most `step` bytes a
     /// write; what the far end received.

@@ -23,6 +23,8 @@ pub mod proxy_protocol;
 pub mod pump;
 pub mod reset;
 pub mod tap;
+#[cfg(test)]
+pub mod testing;
 pub mod totals;
 pub mod upstream;
 pub mod workers;

@@ -147,15 +147,8 @@ impl Pair {
 mod tests {
     use super::*;
     use std::io::Read;
-    use std::net::TcpListener;
 
-    /// A connected pair of loopback sockets: (ours, the peer's).
-    fn connected() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (ours, _) = listener.accept().unwrap();
-        (ours, peer)
-    }
+    use crate::relay::testing::connected;
 
     fn pair() -> (Pair, TcpStream) {
         let (client, client_peer) = connected();
@@ -178,7 +171,6 @@ mod tests {
     }
 
     fn assert_reset(peer: &mut TcpStream) {
-        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let err = peer.read(&mut [0u8; 1]).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
     }

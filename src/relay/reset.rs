@@ -43,18 +43,10 @@ pub fn reset(socket: &TcpStream) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::net::TcpListener;
+
+    use crate::relay::testing::connected;
     use std::thread;
     use std::time::Duration;
-
-    fn connected() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (ours, _) = listener.accept().unwrap();
-        peer.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        (ours, peer)
-    }
 
     #[test]
     fn the_peer_reads_a_reset_not_an_eof() {

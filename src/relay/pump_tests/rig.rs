@@ -1,7 +1,7 @@
 //! The test rig: a pump's two sockets, their peers, and the pair state a lane borrows.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use socket2::SockRef;
@@ -13,19 +13,7 @@ use crate::relay::close::Ending;
 use crate::relay::direction::Direction;
 use crate::relay::hang::{HangClock, HangRule};
 use crate::relay::pump::{pump, Flow, Lane};
-
-/// How long a test peer waits for anything before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(10);
-
-/// A connected pair of loopback sockets: (the proxy's end, the peer's end).
-pub fn connected() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (ours, _) = listener.accept().unwrap();
-    peer.set_read_timeout(Some(PATIENCE)).unwrap();
-    peer.set_write_timeout(Some(PATIENCE)).unwrap();
-    (ours, peer)
-}
+pub use crate::relay::testing::{connected, PATIENCE};
 
 pub struct Rig {
     pub source: TcpStream,
