@@ -16,6 +16,7 @@ mod leaks;
 mod lifecycle;
 mod proxy_protocol;
 mod relay;
+mod resets;
 mod soak;
 mod splice;
 mod stats;
