@@ -7,6 +7,7 @@
 mod kit;
 
 mod cli;
+mod drain;
 mod dump;
 mod hang;
 mod hardening;
