@@ -15,6 +15,7 @@ mod ipv6;
 mod isolation;
 mod leaks;
 mod lifecycle;
+mod log_rotation;
 mod proxy_protocol;
 mod relay;
 mod resets;
