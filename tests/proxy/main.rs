@@ -22,3 +22,4 @@ mod resets;
 mod soak;
 mod splice;
 mod stats;
+mod systemd;
