@@ -170,6 +170,41 @@ fn help_and_version_succeed() {
 }
 
 #[test]
+fn help_names_the_signals_exit_statuses_and_environment() {
+    let help = run_to_exit(&["--help"]);
+    assert_eq!(help.status, Some(0), "{}", help.stderr);
+    let text = help.stdout;
+    for name in [
+        "--drain",
+        "SIGTERM",
+        "SIGINT",
+        "SIGHUP",
+        "SIGUSR1",
+        "LISTEN_FDS",
+        "LISTEN_PID",
+        "LISTEN_FDNAMES",
+        "NOTIFY_SOCKET",
+    ] {
+        assert!(
+            text.contains(name),
+            "--help does not mention {name}: {text}"
+        );
+    }
+    // The exit statuses, in their own paragraph: words, so "130" does not count as "1" or "0".
+    let statuses = text
+        .split("\n\n")
+        .find(|p| p.to_lowercase().contains("exit status"))
+        .unwrap_or_else(|| panic!("no exit-status paragraph: {text}"));
+    let words: Vec<&str> = statuses
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .collect();
+    for status in ["0", "1", "2", "130"] {
+        assert!(words.contains(&status), "exit status {status}: {statuses}");
+    }
+}
+
+#[test]
 fn listen_port_zero_picks_a_port_and_logs_it() {
     let proxy = Proxy::start(echo_server(), &[]);
     assert_ne!(proxy.port, 0);

@@ -1,11 +1,13 @@
-//! `--dump DIR|-`: byte-exact files per pair and direction, a socat-style hex dump in the log, and
-//! a dump that falls behind drops (and says so) instead of stalling the relay.
+//! `--dump DIR|-`: byte-exact files per pair and direction in each run's own subdirectory of DIR,
+//! a socat-style hex dump in the log, and a dump that falls behind drops (and says so) instead of
+//! stalling the relay.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::thread;
@@ -44,6 +46,7 @@ fn dump_to_files(extra_args: &[&str]) {
     let mut args = vec!["-v", "--dump", dump_dir.to_str().expect("utf-8")];
     args.extend(extra_args);
     let mut proxy = Proxy::start(server, &args);
+    let run = run_directory(&mut proxy, &dump_dir);
     let received = round_trip_with_half_close(proxy.connect(), upload.clone());
     let at_server = arrived
         .recv_timeout(PATIENCE)
@@ -60,8 +63,8 @@ fn dump_to_files(extra_args: &[&str]) {
     );
     proxy.wait_for_log("dump: pair 1 c->s: 300000 bytes");
     proxy.wait_for_log("dump: pair 1 s->c: 1100000 bytes");
-    let c2s = std::fs::read(dump_dir.join("pair-1-c2s.bin")).expect("c2s file");
-    let s2c = std::fs::read(dump_dir.join("pair-1-s2c.bin")).expect("s2c file");
+    let c2s = std::fs::read(run.join("pair-1-c2s.bin")).expect("c2s file");
+    let s2c = std::fs::read(run.join("pair-1-s2c.bin")).expect("s2c file");
     assert!(c2s == upload, "c->s dump differs ({} bytes)", c2s.len());
     assert!(s2c == download, "s->c dump differs ({} bytes)", s2c.len());
 }
@@ -73,37 +76,94 @@ fn a_silent_direction_gets_an_empty_file() {
         echo_server(),
         &["-v", "--dump", dir.0.to_str().expect("utf-8")],
     );
+    let run = run_directory(&mut proxy, &dir.0);
     drop(proxy.connect()); // connects and leaves without a byte
     proxy.wait_for_log("dump: pair 1 s->c");
     proxy.wait_for_log("dump: pair 1 c->s");
     for name in ["pair-1-c2s.bin", "pair-1-s2c.bin"] {
-        let len = std::fs::metadata(dir.0.join(name)).expect(name).len();
+        let len = std::fs::metadata(run.join(name)).expect(name).len();
         assert_eq!(len, 0, "{name}");
     }
 }
 
+/// The run's own subdirectory of `dir`, named `<YYYYMMDDTHHMMSSZ>-<pid>`, from the proxy's log.
+fn run_directory(proxy: &mut Proxy, dir: &Path) -> PathBuf {
+    let line = proxy.wait_for_log("dump: each pair's bytes go into ");
+    let run = PathBuf::from(line.split("go into ").nth(1).expect("a path").trim());
+    assert_eq!(run.parent(), Some(dir), "{line}");
+    assert!(run.is_dir(), "{line}");
+    let name = run.file_name().and_then(|n| n.to_str()).expect("a name");
+    let (stamp, pid) = name.split_once('-').expect("STAMP-PID");
+    assert_eq!(pid, proxy.pid().to_string(), "{line}");
+    let shape: String = stamp
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    assert_eq!(shape, "99999999T999999Z", "{line}");
+    run
+}
+
+/// One run of the proxy dumping into `dir`: a pair that sends `message` and reads its echo.
+fn dumped_run(dir: &Path, message: &[u8]) -> PathBuf {
+    let mut proxy = Proxy::start(
+        echo_server(),
+        &["-v", "--dump", dir.to_str().expect("utf-8")],
+    );
+    let run = run_directory(&mut proxy, dir);
+    let mut client = proxy.connect();
+    ping(&mut client, message);
+    drop(client);
+    proxy.wait_for_log("dump: pair 1 c->s");
+    proxy.wait_for_log("dump: pair 1 s->c");
+    run
+}
+
 #[test]
-fn a_directory_with_an_earlier_dump_is_refused() {
-    let dir = TempDir::new("dump-used");
+fn two_runs_on_one_directory_each_get_their_own_subdirectory() {
+    let dir = TempDir::new("dump-twice");
+    // A file of an older dump, right in DIR: no run touches it.
     std::fs::write(dir.0.join("pair-1-c2s.bin"), b"precious").expect("write");
+    let first = dumped_run(&dir.0, b"the first run");
+    let second = dumped_run(&dir.0, b"the second run");
+    assert_ne!(first, second);
+    for (run, message) in [(&first, "the first run"), (&second, "the second run")] {
+        for name in ["pair-1-c2s.bin", "pair-1-s2c.bin"] {
+            let bytes = std::fs::read(run.join(name)).expect(name);
+            assert_eq!(bytes, message.as_bytes(), "{}", run.join(name).display());
+        }
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir.0)
+        .expect("list DIR")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    let mut expected = vec![first, second, dir.0.join("pair-1-c2s.bin")];
+    expected.sort();
+    assert_eq!(entries, expected);
+    assert_eq!(
+        std::fs::read(dir.0.join("pair-1-c2s.bin")).expect("kept"),
+        b"precious"
+    );
+}
+
+#[test]
+fn a_directory_whose_parent_is_missing_is_a_startup_error() {
+    let dir = TempDir::new("dump-orphan");
+    let orphan = dir.0.join("missing").join("out");
     let exit = run_to_exit(&[
         "--dump",
-        dir.0.to_str().expect("utf-8"),
+        orphan.to_str().expect("utf-8"),
         "127.0.0.1",
         "80",
         "0",
     ]);
     assert_eq!(exit.status, Some(1), "{}", exit.stderr);
     assert!(
-        exit.stderr
-            .contains("already holds a dump (pair-1-c2s.bin)"),
+        exit.stderr.contains("cannot create dump directory"),
         "{}",
         exit.stderr
     );
-    assert_eq!(
-        std::fs::read(dir.0.join("pair-1-c2s.bin")).expect("kept"),
-        b"precious"
-    );
+    assert!(!dir.0.join("missing").exists(), "a parent was created");
 }
 
 #[test]

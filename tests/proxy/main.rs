@@ -7,6 +7,7 @@
 mod kit;
 
 mod cli;
+mod drain;
 mod dump;
 mod hang;
 mod hardening;
@@ -14,8 +15,11 @@ mod ipv6;
 mod isolation;
 mod leaks;
 mod lifecycle;
+mod log_rotation;
 mod proxy_protocol;
 mod relay;
+mod resets;
 mod soak;
 mod splice;
 mod stats;
+mod systemd;

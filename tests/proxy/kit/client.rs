@@ -1,5 +1,5 @@
 //! The client side of a test: connect (from a chosen address, with a small window), ping, send and
-//! read everything, flood, read slowly, leave with a reset.
+//! read everything, flood, read slowly, leave with a reset, expect a reset.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -91,6 +91,22 @@ pub fn drain(stream: &mut TcpStream) -> usize {
                 panic!("still open after {total} bytes: no EOF or reset within the read timeout")
             }
             Err(_) => return total,
+        }
+    }
+}
+
+/// Read until the connection ends, which must be a reset: an abort is never to look like an end.
+/// Panics on an EOF (a FIN where a reset was due) and on a read timeout; returns how many bytes
+/// arrived before the reset.
+pub fn read_until_reset(stream: &mut TcpStream) -> usize {
+    let mut buf = [0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("an EOF (FIN) after {total} bytes where a reset was due"),
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return total,
+            Err(e) => panic!("no reset after {total} bytes: {e} ({:?})", e.kind()),
         }
     }
 }

@@ -3,17 +3,19 @@
 //! Every test owns both ends of every socket: a server started here on an ephemeral port, the proxy
 //! started with listen port 0 (it logs the port it got), and clients connected by the test.
 //!
-//! | module    | holds                                                                   |
-//! |-----------|-------------------------------------------------------------------------|
-//! | `process` | child processes: the proxy's command line and limits, kill-on-drop      |
-//! | `proxy`   | a running proxy: start it, read its log, signal it, see it exit         |
-//! | `servers` | loopback servers the proxy relays to: echo, flood, holding, deaf, faulty |
-//! | `client`  | the client side: connect (from an address), ping, drain, flood, reset   |
-//! | `procfs`  | what /proc says about a process: descriptors, threads, limits, sockets  |
-//! | `data`    | test data, temporary directories and timing checks                      |
+//! | module       | holds                                                                       |
+//! |--------------|-----------------------------------------------------------------------------|
+//! | `process`    | child processes: the proxy's command line and limits, kill-on-drop, signals |
+//! | `proxy`      | a running proxy: start it, read its log, signal it, see it exit             |
+//! | `servers`    | loopback servers the proxy relays to: echo, flood, holding, deaf, faulty    |
+//! | `client`     | the client side: connect (from an address), ping, drain, flood, reset       |
+//! | `procfs`     | what /proc says about a process: descriptors, threads, limits, sockets      |
+//! | `data`       | test data, temporary directories and timing checks                          |
+//! | `activation` | systemd: `systemd-socket-activate` before the proxy, a notify socket        |
 
 use std::time::Duration;
 
+pub mod activation;
 pub mod client;
 pub mod data;
 pub mod process;

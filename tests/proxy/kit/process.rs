@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 
 use super::PATIENCE;
 
+/// The proxy under test: the binary cargo built for this crate.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_tcpproxy");
+
 /// `tcpproxy ARGS...`: stdin and stdout closed, stderr (the log) piped to the test.
 pub fn command<S: AsRef<OsStr>>(args: &[S]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tcpproxy"));
+    let mut command = Command::new(BINARY);
     command
         .args(args)
         .stdin(Stdio::null())
@@ -38,6 +41,15 @@ pub fn with_open_file_limit(command: &mut Command, soft: u64, hard: u64) -> &mut
         });
     }
     command
+}
+
+/// Send `signal` (e.g. "TERM", "HUP") to the process `pid`, as `kill -SIGNAL PID` does.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
 /// How a process ended and what it wrote.

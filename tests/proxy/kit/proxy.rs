@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::client;
-use super::process::{command, KillOnDrop};
+use super::process::{command, send_signal, KillOnDrop};
 use super::PATIENCE;
 
 /// A running proxy: the child process, its port, and its log lines.
@@ -40,6 +40,16 @@ impl Proxy {
 
     /// Start `command` (from [`command`], stderr piped) and wait for its listening line.
     pub fn spawn(command: &mut Command) -> Proxy {
+        let mut proxy = Proxy::launch(command);
+        let line = proxy.wait_for_log("listening on ");
+        proxy.port = listening_port(&line);
+        proxy
+    }
+
+    /// Start `command` (stderr piped) and read its log, without waiting for anything: for a
+    /// launcher (systemd-socket-activate) that starts the proxy only later. `port` is 0 until the
+    /// caller sets it.
+    pub fn launch(command: &mut Command) -> Proxy {
         let mut child = KillOnDrop::spawn(command);
         let stderr = child.take_stderr();
         let (sender, log) = mpsc::channel();
@@ -50,15 +60,12 @@ impl Proxy {
                 }
             }
         });
-        let mut proxy = Proxy {
+        Proxy {
             child,
             port: 0,
             log,
             seen: Vec::new(),
-        };
-        let line = proxy.wait_for_log("listening on ");
-        proxy.port = listening_port(&line);
-        proxy
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -153,11 +160,7 @@ impl Proxy {
 
     /// Send `signal` (e.g. "TERM") to the proxy.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} failed");
+        send_signal(self.pid(), signal);
     }
 
     /// Wait for the proxy to exit, at most `limit`; `None` if it is still running.
