@@ -2,13 +2,17 @@
 # `make test` runs every test.
 #
 # The build needs only a Rust toolchain (cargo, with rustfmt and clippy); crates come from crates.io.
-# The script tests also use telnet, which `make test` installs from Debian's packages if missing.
+# The script tests also use telnet, HAProxy, man and systemd-analyze, which `make test` installs from
+# Debian's packages if missing. `make install` also installs the man page, the shell completions
+# (`make docs`) and the systemd units (scripts/systemd/).
 
 CARGO  ?= cargo
 PREFIX ?= /usr/local
 BIN    := target/release/tcpproxy
+DOCS   := target/docs
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 
-.PHONY: all build demo test test-deps lint soak bench bench-deps clean install
+.PHONY: all build docs demo test test-deps lint soak bench bench-deps clean install
 
 all: build
 
@@ -19,6 +23,11 @@ all: build
 build:
 	$(CARGO) build --release --locked --workspace
 	cp $(BIN) ./.tcpproxy.new && mv -f ./.tcpproxy.new ./tcpproxy
+
+# The man page and the bash, zsh and fish completions, generated from the clap definition by
+# target/release/tcpproxy-docgen (scripts/docgen/) into target/docs/{man,completions}/.
+docs: build
+	target/release/tcpproxy-docgen $(DOCS)
 
 # The lab's acceptance test with its 10-second timeout, narrated (see README, "The lab test").
 demo: build
@@ -31,11 +40,15 @@ test: lint build test-deps
 	scripts/test-scripts.sh
 
 # The lab test runs real telnet, and the PROXY protocol test checks our headers against a real
-# HAProxy (`accept-proxy`); install both (Debian packages) so those paths are always tested.
+# HAProxy (`accept-proxy`); the install test renders the man page with man (man-db), and the unit
+# test runs systemd-analyze (systemd, which also has systemd-socket-activate). Install each (Debian
+# packages) so those paths are always tested.
 test-deps:
 	@missing=""; \
 	command -v telnet >/dev/null || missing="$$missing telnet"; \
 	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	command -v man >/dev/null || missing="$$missing man-db"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	[ -z "$$missing" ] || { \
 	    echo "installing$$missing (Debian packages) for the tests"; \
 	    { apt-get update -qq && apt-get install -y -qq $$missing; } >/dev/null || \
@@ -64,9 +77,22 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
-# Only the proxy: the demo and the benchmark are workspace members, not part of the product.
-install: build
+# Only the proxy, its man page, completions and systemd units: the demo, the benchmark and the
+# docs generator are workspace members, not part of the product. The service's ExecStart names
+# the installed binary: scripts/systemd/tcpproxy@.service says @bindir@, replaced here.
+install: build docs
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tcpproxy
+	install -D -m 0644 $(DOCS)/man/tcpproxy.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcpproxy.1
+	install -D -m 0644 $(DOCS)/completions/tcpproxy.bash \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcpproxy
+	install -D -m 0644 $(DOCS)/completions/_tcpproxy $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_tcpproxy
+	install -D -m 0644 $(DOCS)/completions/tcpproxy.fish \
+	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/tcpproxy.fish
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@bindir@|$(PREFIX)/bin|g' scripts/systemd/tcpproxy@.service >$(DESTDIR)$(UNITDIR)/tcpproxy@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tcpproxy@.service
+	install -m 0644 scripts/systemd/tcpproxy@.socket $(DESTDIR)$(UNITDIR)/tcpproxy@.socket
+	install -D -m 0644 scripts/systemd/example.conf $(DESTDIR)$(PREFIX)/share/doc/tcpproxy/example.conf
 
 clean:
 	$(CARGO) clean

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every script in scripts/ as a test (part of `make test`): the BIG/ok lab test with telnet and
 # with the bash fallback client, the same test against a proxy that serves one client at a time
-# (it must say FAIL), each demo, and `make` while ./tcpproxy runs. Ends with the line
+# (it must say FAIL), each demo, `make` while ./tcpproxy runs, systemd-analyze verify on the units
+# and `make install` into a temporary root. Ends with the line
 # "N passed, M failed".
 
 cd "$(dirname "$0")/.." || exit 1
@@ -36,6 +37,8 @@ check demo-idle-timeout 0 '^PASS' scripts/demo-idle-timeout.sh 1
 check demo-destination-down 0 '^PASS' scripts/demo-destination-down.sh
 check demo-many-clients 0 '^PASS' scripts/demo-many-clients.sh 50
 check make-while-running 0 '^PASS' scripts/make-while-running.sh
+check verify-units 0 '^PASS' scripts/verify-units.sh
+check install 0 '^PASS' scripts/install-test.sh
 rm -rf "$LOG_DIR"
 echo "scripts: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

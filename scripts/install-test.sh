@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make install` into a temporary root: every file where packagers and systemd look for it, the
+# man page renders, the bash completion parses, and the service runs the installed binary.
+#
+# Usage: scripts/install-test.sh     (runs `make install DESTDIR=<temp> PREFIX=/usr/local`)
+
+source "$(dirname "$0")/lib.sh"
+PREFIX=/usr/local
+DEST=$WORK/root
+TOP=$DEST$PREFIX
+
+step "make install DESTDIR=$DEST PREFIX=$PREFIX"
+${MAKE:-make} -C "$ROOT" install DESTDIR="$DEST" PREFIX="$PREFIX" >"$WORK/make.out" 2>&1 ||
+    fail "make install failed: $(tail -n 5 "$WORK/make.out")"
+for file in bin/tcpproxy share/man/man1/tcpproxy.1 \
+    share/bash-completion/completions/tcpproxy share/zsh/site-functions/_tcpproxy \
+    share/fish/vendor_completions.d/tcpproxy.fish \
+    lib/systemd/system/tcpproxy@.service lib/systemd/system/tcpproxy@.socket \
+    share/doc/tcpproxy/example.conf; do
+    [ -s "$TOP/$file" ] || fail "make install did not install $PREFIX/$file"
+    say "    $PREFIX/$file"
+done
+[ -x "$TOP/bin/tcpproxy" ] || fail "$PREFIX/bin/tcpproxy is not executable"
+"$TOP/bin/tcpproxy" --version >"$WORK/version.out" 2>&1 || fail "the installed tcpproxy --version failed"
+count=$(find "$DEST" -type f | wc -l)
+[ "$count" -eq 8 ] || fail "make install wrote $count files, not those 8: $(cd "$DEST" && find . -type f)"
+
+step "man -l renders the installed page"
+command -v man >/dev/null || fail "man is missing: 'make test-deps' installs it (Debian's man-db)"
+MANWIDTH=100 man -l "$TOP/share/man/man1/tcpproxy.1" >"$WORK/man.txt" 2>"$WORK/man.err" ||
+    fail "man -l failed: $(cat "$WORK/man.err")"
+grep -q 'tcpproxy' "$WORK/man.txt" || fail "the rendered page does not name tcpproxy"
+grep -q -- '--timeout' "$WORK/man.txt" || fail "the rendered page has no --timeout"
+sed -n '/^NAME/,/^$/p' "$WORK/man.txt" | sed -e '/^$/d' -e 's/^/    /'
+
+step "The completions parse; the service runs $PREFIX/bin/tcpproxy"
+bash -n "$TOP/share/bash-completion/completions/tcpproxy" || fail "bash -n rejects the bash completion"
+say "    bash -n: ok"
+# The other shells check theirs only where they are installed.
+if command -v zsh >/dev/null; then
+    zsh -n "$TOP/share/zsh/site-functions/_tcpproxy" || fail "zsh -n rejects the zsh completion"
+    say "    zsh -n: ok"
+fi
+if command -v fish >/dev/null; then
+    fish -n "$TOP/share/fish/vendor_completions.d/tcpproxy.fish" || fail "fish -n rejects the fish completion"
+    say "    fish -n: ok"
+fi
+service=$TOP/lib/systemd/system/tcpproxy@.service
+exec_start=$(grep '^ExecStart=' "$service")
+[ "$exec_start" = "ExecStart=$PREFIX/bin/tcpproxy \$ARGS" ] ||
+    fail "the installed service says '$exec_start', not ExecStart=$PREFIX/bin/tcpproxy \$ARGS"
+! grep -q '@bindir@' "$service" || fail "the installed service still says @bindir@"
+say "    $exec_start"
+cmp -s "$TOP/lib/systemd/system/tcpproxy@.socket" "$ROOT/scripts/systemd/tcpproxy@.socket" ||
+    fail "the installed socket unit differs from scripts/systemd/tcpproxy@.socket"
+say "PASS: make install put the proxy, its man page, completions and units under $DEST$PREFIX"
