@@ -39,6 +39,7 @@ check demo-many-clients 0 '^PASS' scripts/demo-many-clients.sh 50
 check make-while-running 0 '^PASS' scripts/make-while-running.sh
 check verify-units 0 '^PASS' scripts/verify-units.sh
 check install 0 '^PASS' scripts/install-test.sh
+check socket-restart 0 '^PASS' scripts/socket-restart.py
 rm -rf "$LOG_DIR"
 echo "scripts: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
