@@ -121,8 +121,8 @@ if [ -z "$PROXY_CMD" ]; then
     step "The proxy's own view, ${STATS_AT} s after the data backed up: kill -USR1 $PROXY_PID"
     kill -USR1 "$PROXY_PID"
     wait_for 'grep -q "stats: " "$PROXY_LOG"' 2 || fail "no stats table in the log after SIGUSR1"
-    STATS=$(awk '/\(stats *\) stats: / { p = 1; print; next } p && /^  / { print; next } p { exit }' "$PROXY_LOG" |
-        sed 's/^.*(stats *) //; s/^/    /')
+    STATS=$(awk '/\(signals *\) stats: / { p = 1; print; next } p && /^  / { print; next } p { exit }' "$PROXY_LOG" |
+        sed 's/^.*(signals *) //; s/^/    /')
     say "$STATS"
     printf '%s\n' "$STATS" | grep -Eq '^ +1 .*reading .*writing, blocked [0-9.]+ s, .* pending' ||
         fail "the table does not show pair 1 reading from client 1 and blocked writing to it"
