@@ -22,7 +22,7 @@
 //! the time left to the next `--stats-interval` report as its timeout.
 
 use std::os::fd::AsFd;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -46,9 +46,7 @@ pub fn install(stop: Arc<Stop>, live: Directory) -> Result<(), StartupError> {
     ctrlc::set_handler(move || {
         if stop.is_requested() {
             warn!("second signal: cutting every live pair and exiting now");
-            for pair in live.live_pairs().iter().filter_map(Weak::upgrade) {
-                pair.end(CloseReason::Shutdown);
-            }
+            live.end_all(&CloseReason::Shutdown);
             std::process::exit(EXIT_ON_SECOND_SIGNAL);
         }
         // Log before waking the main thread: once woken it may finish and exit before we could.

@@ -48,6 +48,13 @@ impl Directory {
     pub fn live_pairs(&self) -> Vec<Weak<Pair>> {
         lock(&self.table).values().cloned().collect()
     }
+
+    /// End every live pair for `reason`: both its peers are reset and its threads wake.
+    pub fn end_all(&self, reason: &CloseReason) {
+        for pair in self.live_pairs().iter().filter_map(Weak::upgrade) {
+            pair.end(reason.clone());
+        }
+    }
 }
 
 /// The lock cannot be poisoned by a panic halfway through a change (none of our changes can
@@ -134,18 +141,6 @@ impl LivePairs {
         }
         self.len()
     }
-
-    /// End every live pair for `reason`: both its peers are reset and its threads wake.
-    pub fn end_all(&self, reason: &CloseReason) {
-        for pair in self
-            .directory()
-            .live_pairs()
-            .iter()
-            .filter_map(Weak::upgrade)
-        {
-            pair.end(reason.clone());
-        }
-    }
 }
 
 #[cfg(test)]
@@ -203,7 +198,7 @@ mod tests {
         let (stuck, finished) = (a_pair(1), a_pair(2));
         let stuck_ticket = live.admit(&stuck);
         drop(live.admit(&finished));
-        live.end_all(&CloseReason::Shutdown);
+        live.directory().end_all(&CloseReason::Shutdown);
         let left = live.wait_until_empty(Instant::now() + Duration::from_millis(100));
         assert_eq!(left, 1, "one ticket never came back");
         assert!(matches!(stuck.reason(), Some(CloseReason::Shutdown)));

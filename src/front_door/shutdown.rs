@@ -62,7 +62,7 @@ pub fn drain_then_cut(mut live: LivePairs, drain: Duration) -> StopReport {
         );
     }
     let left = live.wait_until_empty(Instant::now() + drain);
-    live.end_all(&CloseReason::Shutdown);
+    live.directory().end_all(&CloseReason::Shutdown);
     let unfinished = live.wait_until_empty(Instant::now() + CUT_GRACE);
     let report = StopReport {
         live: at_stop,

@@ -1,7 +1,7 @@
 //! systemd: socket activation through the real `systemd-socket-activate` (the inherited socket,
 //! the port check, `LISTEN_FDNAMES`) and the notify protocol (`READY=1`, `STOPPING=1`).
 
-use crate::kit::activation::{launcher, NotifySocket};
+use crate::kit::activation::{launcher, Activation, NotifySocket};
 use crate::kit::client::{self, ping};
 use crate::kit::process::BINARY;
 use crate::kit::proxy::listening_port;
@@ -62,13 +62,7 @@ fn notify_socket_hears_ready_with_status_then_stopping() {
 fn a_listen_port_other_than_the_inherited_one_is_a_startup_error() {
     let other = dead_address().port();
     let mut activation = launcher(1, &[], &relay_args(other));
-    let _knock = client::connect(activation.addr(0));
-    let status = activation
-        .proxy
-        .wait_exit(PATIENCE)
-        .expect("the proxy should refuse to start");
-    assert_eq!(status.code(), Some(1));
-    let error = activation.proxy.wait_for_log("error: ");
+    let error = refused_start(&mut activation);
     assert!(error.contains(&format!("listen port {other}")), "{error}");
     let port = activation.ports[0];
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
@@ -91,13 +85,7 @@ fn of_two_inherited_sockets_the_one_named_tcpproxy_is_used() {
 fn of_two_unnamed_inherited_sockets_none_is_guessed() {
     let names = "--fdname=admin:web".to_string();
     let mut activation = launcher(2, &[names], &relay_args(0));
-    let _knock = client::connect(activation.addr(0));
-    let status = activation
-        .proxy
-        .wait_exit(PATIENCE)
-        .expect("the proxy should refuse to start");
-    assert_eq!(status.code(), Some(1));
-    let error = activation.proxy.wait_for_log("error: ");
+    let error = refused_start(&mut activation);
     assert!(error.contains("'tcpproxy'"), "{error}");
     assert!(error.contains("admin, web"), "the names it found: {error}");
 }
@@ -107,13 +95,18 @@ fn bind_under_socket_activation_is_a_startup_error() {
     let mut args = vec!["--bind".to_string(), "127.0.0.1".to_string()];
     args.extend(relay_args(0));
     let mut activation = launcher(1, &[], &args);
+    let error = refused_start(&mut activation);
+    activation.proxy.wait_for_log(&format!("Execing {BINARY}"));
+    assert!(error.contains("--bind"), "{error}");
+}
+
+/// Knock, so the launcher starts the proxy; the proxy must refuse to start (exit 1). Its error line.
+fn refused_start(activation: &mut Activation) -> String {
     let _knock = client::connect(activation.addr(0));
     let status = activation
         .proxy
         .wait_exit(PATIENCE)
         .expect("the proxy should refuse to start");
     assert_eq!(status.code(), Some(1));
-    activation.proxy.wait_for_log(&format!("Execing {BINARY}"));
-    let error = activation.proxy.wait_for_log("error: ");
-    assert!(error.contains("--bind"), "{error}");
+    activation.proxy.wait_for_log("error: ")
 }
