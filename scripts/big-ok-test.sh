@@ -121,10 +121,10 @@ if [ -z "$PROXY_CMD" ]; then
     step "The proxy's own view, ${STATS_AT} s after the data backed up: kill -USR1 $PROXY_PID"
     kill -USR1 "$PROXY_PID"
     wait_for 'grep -q "stats: " "$PROXY_LOG"' 2 || fail "no stats table in the log after SIGUSR1"
-    STATS=$(awk '/\(signals *\) stats: / { p = 1; print; next } p && /^  / { print; next } p { exit }' "$PROXY_LOG" |
-        sed 's/^.*(signals *) //; s/^/    /')
+    # Every line of the table carries the `stats` marker, so one grep keeps the whole table.
+    STATS=$(grep -a '(signals *) stats' "$PROXY_LOG" | sed 's/^.*(signals *) //; s/^/    /')
     say "$STATS"
-    printf '%s\n' "$STATS" | grep -Eq '^ +1 .*reading .*writing, blocked [0-9.]+ s, .* pending' ||
+    printf '%s\n' "$STATS" | grep -Eq '^ +stats +1 .*reading .*writing, blocked [0-9.]+ s, .* pending' ||
         fail "the table does not show pair 1 reading from client 1 and blocked writing to it"
     say "pair 1: its c->s thread waits in read() for client 1, its s->c thread is blocked in"
     say "write() toward client 1, holding the bytes client 1 does not take; pair 2 (ok) is long gone"

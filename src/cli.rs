@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser};
 
 use crate::error::ArgError;
+use crate::events::LogFormat;
 use crate::front_door::allow::Cidr;
 use crate::relay::proxy_protocol::Version;
 
@@ -86,9 +87,15 @@ pub struct Options {
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
-    /// Less log: warnings and errors only
+    /// Less log: no per-pair lines and no stats; where it listens, warnings, errors and the
+    /// summary are still printed
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Log lines for people (text) or one JSON object a line for programs (json; keys in the
+    /// README)
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = log_format)]
+    pub log_format: LogFormat,
 
     /// How bytes are moved: copy (read/write through a buffer) or splice (zero-copy through a
     /// kernel pipe; two more descriptors per direction, falling back to copy when none are left)
@@ -162,6 +169,14 @@ fn listen_port(text: &str) -> Result<u16, ArgError> {
         text: text.to_string(),
         range: "1-65535, or 0 for any free port",
     })
+}
+
+fn log_format(text: &str) -> Result<LogFormat, ArgError> {
+    match text {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(ArgError::NotALogFormat(text.to_string())),
+    }
 }
 
 fn proxy_version(text: &str) -> Result<Version, ArgError> {

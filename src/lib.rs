@@ -70,7 +70,9 @@
 
 pub mod cli;
 pub mod error;
+pub mod events;
 pub mod front_door;
+pub mod json;
 pub mod operator;
 pub mod relay;
 pub mod signals;

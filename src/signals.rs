@@ -7,32 +7,33 @@
 //! | SIGHUP | reopen `--log-file` (for logrotate); never a stop |
 //! | SIGUSR1 | log the stats table |
 //!
-//! **SIGINT and SIGTERM** go through the `ctrlc` crate, which runs our handler on an ordinary
-//! thread of its own (not inside the signal handler), so the handler may log, lock and connect.
-//! The first asks the front door's [`Stop`] flag to stop, which wakes the main thread wherever it
-//! sleeps; the drain and the cut follow there (`front_door/shutdown.rs`). The second does not
-//! wait: it resets every live pair, so no peer takes the cut for a clean end, and exits.
+//! None of them is delivered the ordinary way. [`block_watched_signals`] blocks all four in the
+//! main thread before any other thread exists — threads inherit the mask, so no thread is ever
+//! interrupted by them, and SIGHUP's and SIGUSR1's default (death) never happens — and the
+//! `signals` thread receives them from a `signalfd`: a descriptor that becomes readable when one is
+//! pending. A signal, in other words, becomes one more thing to block on. That thread's only
+//! blocking call is a `poll` on the descriptor, with the time left to the next `--stats-interval`
+//! report as its timeout. Being an ordinary thread, it may log, lock and connect, which a signal
+//! handler may not; and reading the signal tells it *which* one came, so the stop line can say
+//! `SIGTERM received`.
 //!
-//! **SIGHUP and SIGUSR1** would kill the process by default (and `ctrlc` would take SIGHUP for a
-//! stop), so they must never be delivered the ordinary way. [`block_watched_signals`] blocks them
-//! in the main thread before any other thread exists — threads inherit the mask, so no thread can
-//! ever be interrupted by them — and the `signals` thread receives them from a `signalfd`: a
-//! descriptor that becomes readable when one is pending. A signal, in other words, becomes one
-//! more thing to block on. That thread's only blocking call is a `poll` on the descriptor, with
-//! the time left to the next `--stats-interval` report as its timeout.
+//! The first SIGINT or SIGTERM asks the front door's [`Stop`] flag to stop, which wakes the main
+//! thread wherever it sleeps; the drain and the cut follow there (`front_door/shutdown.rs`). The
+//! second does not wait: it resets every live pair, so no peer takes the cut for a clean end, and
+//! exits.
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{info, warn};
+use log::{error, info, warn, Level};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::error::StartupError;
-use crate::front_door::live::Directory;
+use crate::events::{self, Importance};
 use crate::front_door::stop::Stop;
 use crate::operator::logging::LogFile;
 use crate::operator::stats::{self, Sources};
@@ -41,41 +42,34 @@ use crate::relay::close::CloseReason;
 /// Exit status after a second signal: 128 + SIGINT, as a shell reports an interrupted command.
 pub const EXIT_ON_SECOND_SIGNAL: i32 = 130;
 
-/// Route SIGINT and SIGTERM to `stop`; a second one cuts the pairs in `live` and exits.
-pub fn install(stop: Arc<Stop>, live: Directory) -> Result<(), StartupError> {
-    ctrlc::set_handler(move || {
-        if stop.is_requested() {
-            warn!("second signal: cutting every live pair and exiting now");
-            live.end_all(&CloseReason::Shutdown);
-            std::process::exit(EXIT_ON_SECOND_SIGNAL);
-        }
-        // Log before waking the main thread: once woken it may finish and exit before we could.
-        info!("signal received: stopping (a second signal exits at once)");
-        stop.request();
-    })
-    .map_err(StartupError::SignalHandler)
-}
-
 fn watched_signals() -> SigSet {
     let mut set = SigSet::empty();
-    set.add(Signal::SIGHUP);
-    set.add(Signal::SIGUSR1);
+    for signal in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+    ] {
+        set.add(signal);
+    }
     set
 }
 
-/// Block SIGHUP and SIGUSR1 in this thread and every thread it will start. Call before starting
-/// any thread.
+/// Block SIGINT, SIGTERM, SIGHUP and SIGUSR1 in this thread and every thread it will start, so
+/// that only the `signals` thread hears them. Call before starting any thread.
 pub fn block_watched_signals() -> Result<(), StartupError> {
     watched_signals()
         .thread_block()
         .map_err(|source| StartupError::Signal {
-            what: "block SIGHUP and SIGUSR1 for the signals thread",
+            what: "block SIGINT, SIGTERM, SIGHUP and SIGUSR1 for the signals thread",
             source,
         })
 }
 
 /// What the `signals` thread answers for.
 pub struct Watcher {
+    /// What SIGINT and SIGTERM ask to stop.
+    pub stop: Arc<Stop>,
     pub stats: Sources,
     /// `--log-file`, to reopen on SIGHUP.
     pub log_file: Option<Arc<LogFile>>,
@@ -88,7 +82,7 @@ pub fn start_watcher(watcher: Watcher) -> Result<(), StartupError> {
     let signals =
         SignalFd::with_flags(&watched_signals(), SfdFlags::SFD_CLOEXEC).map_err(|source| {
             StartupError::Signal {
-                what: "receive SIGHUP and SIGUSR1 (signalfd)",
+                what: "receive SIGINT, SIGTERM, SIGHUP and SIGUSR1 (signalfd)",
                 source,
             }
         })?;
@@ -124,15 +118,48 @@ fn watch(signals: &SignalFd, watcher: &Watcher) {
             }
             // Reading consumes the pending signal, so the descriptor stops being readable.
             Ok(_) => match signals.read_signal() {
-                Ok(Some(info)) if info.ssi_signo == Signal::SIGHUP as u32 => reopen(watcher),
-                Ok(Some(_)) => stats::report(&watcher.stats),
+                Ok(Some(info)) => answer(info.ssi_signo, watcher),
                 Ok(None) => {}
-                Err(e) => return warn!("cannot read a signal from its signalfd: {e}; no more"),
+                Err(e) => return give_up(watcher, "cannot read a signal from its signalfd", e),
             },
             Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return warn!("waiting for SIGHUP and SIGUSR1 failed: {e}; no more"),
+            Err(e) => return give_up(watcher, "waiting for signals failed", e),
         }
     }
+}
+
+fn answer(number: u32, watcher: &Watcher) {
+    let signal = i32::try_from(number)
+        .ok()
+        .and_then(|n| Signal::try_from(n).ok());
+    match signal {
+        Some(Signal::SIGHUP) => reopen(watcher),
+        Some(Signal::SIGUSR1) => stats::report(&watcher.stats),
+        Some(stop @ (Signal::SIGINT | Signal::SIGTERM)) => stop_or_exit(stop, watcher),
+        _ => {} // we read only the signals we watch
+    }
+}
+
+/// The first SIGINT or SIGTERM asks for a stop; a second cuts every live pair and exits.
+fn stop_or_exit(signal: Signal, watcher: &Watcher) {
+    if watcher.stop.is_requested() {
+        warn!("{signal} received again: cutting every live pair and exiting now");
+        watcher.stats.live.end_all(&CloseReason::Shutdown);
+        std::process::exit(EXIT_ON_SECOND_SIGNAL);
+    }
+    // Log before waking the main thread: once woken it may finish and exit before we could.
+    let text = format!("{signal} received: stopping (a second signal exits at once)");
+    events::emit(Level::Info, Importance::Always, "stop", text, |out| {
+        out.str("signal", signal);
+    });
+    watcher.stop.request();
+}
+
+/// Without this thread nothing could stop the proxy but SIGKILL (the stop signals are blocked),
+/// so losing it stops the proxy.
+fn give_up(watcher: &Watcher, what: &str, error: nix::errno::Errno) {
+    error!("{what}: {error}; stopping, since no signal could reach the proxy any more");
+    watcher.stop.request();
 }
 
 /// SIGHUP: reopen the log file, saying so in the old file and in the new one.

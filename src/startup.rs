@@ -17,11 +17,12 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::info;
+use log::{info, Level};
 
 use crate::cli::Options;
 use crate::error::StartupError;
-use crate::front_door::accept::{serve, Door, Refusals};
+use crate::events::{self, Importance, LogFormat};
+use crate::front_door::accept::{serve, Door, DoorCounts};
 use crate::front_door::allow::AllowList;
 use crate::front_door::limits;
 use crate::front_door::listener;
@@ -42,12 +43,37 @@ use crate::units::Timeout;
 /// inside the second a stop may take after the drain.
 const DUMP_FLUSH_GRACE: Duration = Duration::from_millis(250);
 
+/// Say why the proxy could not start, wherever someone will look: on stderr, as ever, and in the
+/// log when that is a file or JSON (a program reading JSON lines should not have to parse
+/// "tcpproxy: error:").
+pub fn report_failure(why: &StartupError) {
+    let to_the_log = match logging::writes_to() {
+        None => false, // no logger yet: the command line or the log file itself failed
+        Some(logging::Destination::File) => true,
+        Some(logging::Destination::Stderr) => events::format() == LogFormat::Json,
+    };
+    if to_the_log {
+        let text = format!("cannot start: {why}");
+        events::emit(
+            Level::Error,
+            Importance::Always,
+            "startup_failed",
+            text,
+            |_| {},
+        );
+    }
+    if logging::writes_to() != Some(logging::Destination::Stderr) || !to_the_log {
+        eprintln!("tcpproxy: error: {why}");
+    }
+}
+
 /// Run the proxy until SIGINT or SIGTERM. An error means it never started.
 pub fn run(options: &Options) -> Result<(), StartupError> {
     signals::block_watched_signals()?;
     let log_file = logging::init(
         logging::level(options.quiet, options.verbose),
         options.log_file.as_deref(),
+        options.log_format,
     )?;
     let open_files = limits::raise_open_file_limit();
     let max_connections = limits::choose_max_connections(options.max_connections, open_files)?;
@@ -69,21 +95,21 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     let door = Door {
         allow: AllowList::new(options.allow.clone()),
         max_connections,
-        refusals: Arc::new(Refusals::default()),
+        counts: Arc::new(DoorCounts::default()),
     };
     let live = LivePairs::default();
+    let stop = Arc::new(Stop::new(listening));
     signals::start_watcher(signals::Watcher {
+        stop: Arc::clone(&stop),
         stats: stats::Sources {
             live: live.directory(),
             relay: Arc::clone(&relay),
-            refusals: Arc::clone(&door.refusals),
+            door: Arc::clone(&door.counts),
         },
         log_file,
         interval: options.stats_interval(),
     })?;
-    let stop = Arc::new(Stop::new(listening));
-    signals::install(Arc::clone(&stop), live.directory())?;
-    info!(
+    let text = format!(
         "listening on {}{origin}, relaying to {described}; timeout {}, idle timeout {}, \
          connect timeout {}, max {max_connections} pairs",
         listener::describe(&listener),
@@ -91,6 +117,14 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         Timeout(options.idle_timeout()),
         Timeout(options.connect_timeout),
     );
+    events::emit(Level::Info, Importance::Always, "listening", text, |out| {
+        out.str("listen", listening)
+            .str("destination", &described)
+            .f64("timeout_s", options.timeout.as_secs_f64())
+            .f64("idle_timeout_s", options.idle_timeout().as_secs_f64())
+            .f64("connect_timeout_s", options.connect_timeout.as_secs_f64())
+            .u64("max_connections", max_connections as u64);
+    });
     systemd::ready(listening);
     serve_until_stopped(listener, &door, &relay, &stop, live, options.drain);
     Ok(())
@@ -130,7 +164,19 @@ fn serve_until_stopped(
         // The pairs are gone; what they read must reach the dump before we exit.
         dump.flush(Instant::now() + DUMP_FLUSH_GRACE);
     }
-    info!("summary: {}; {stopped}", relay.totals());
+    let totals = relay.totals();
+    let text = format!("summary: {totals}; {stopped}");
+    events::emit(Level::Info, Importance::Always, "summary", text, |out| {
+        let (up, down) = totals.bytes();
+        out.u64("pairs_served", totals.pairs_served())
+            .u64("pairs_reached", totals.pairs_reached())
+            .u64("pairs_not_reached", totals.pairs_not_reached())
+            .u64("bytes_up", up)
+            .u64("bytes_down", down)
+            .u64("live_at_stop", stopped.live as u64)
+            .u64("finished_in_drain", stopped.finished as u64)
+            .u64("cut", stopped.cut as u64);
+    });
 }
 
 /// A destination that is our own listening socket would have every pair connect to the proxy

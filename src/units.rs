@@ -1,7 +1,8 @@
 //! Quantities for people: byte counts and durations as the log and the stats table print them.
 //!
-//! Pure formatting; nothing here blocks, and nothing here is read back by a program (exact
-//! counts go alongside wherever a machine might want them).
+//! Pure formatting; nothing here blocks. A rounded count cannot be summed, so wherever a program
+//! may read a count (the pair line, the summary), [`Bytes::exact`] prints the exact number first
+//! and the rounded one after it, for people.
 
 use std::fmt;
 use std::time::Duration;
@@ -22,6 +23,26 @@ impl fmt::Display for Bytes {
             unit += 1;
         }
         write!(f, "{value:.1} {}", UNITS[unit])
+    }
+}
+
+impl Bytes {
+    /// `5557453 B (5.3 MiB)`; below a KiB the two would say the same, so just `512 B`.
+    pub fn exact(self) -> ExactBytes {
+        ExactBytes(self.0)
+    }
+}
+
+/// A byte count for programs and people alike: see [`Bytes::exact`].
+pub struct ExactBytes(u64);
+
+impl fmt::Display for ExactBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < 1024 {
+            write!(f, "{} B", self.0)
+        } else {
+            write!(f, "{} B ({})", self.0, Bytes(self.0))
+        }
     }
 }
 
@@ -51,6 +72,12 @@ mod tests {
         assert_eq!(Bytes(5_557_453).to_string(), "5.3 MiB");
         assert_eq!(Bytes(3 << 40).to_string(), "3.0 TiB");
         assert_eq!(Bytes(2048 << 40).to_string(), "2048.0 TiB");
+    }
+
+    #[test]
+    fn exact_bytes_put_the_number_first() {
+        assert_eq!(Bytes(1023).exact().to_string(), "1023 B");
+        assert_eq!(Bytes(5_557_453).exact().to_string(), "5557453 B (5.3 MiB)");
     }
 
     #[test]

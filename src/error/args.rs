@@ -14,6 +14,7 @@ pub enum ArgError {
     /// Port 0 names no service: a destination needs a real one.
     DestinationPortZero,
     NotAProxyVersion(String),
+    NotALogFormat(String),
     NotSeconds(String),
     NegativeSeconds(String),
     SecondsOutOfRange(String),
@@ -40,6 +41,9 @@ impl fmt::Display for ArgError {
             }
             ArgError::NotAProxyVersion(text) => {
                 write!(f, "'{text}' is not a PROXY protocol version (v1, v2)")
+            }
+            ArgError::NotALogFormat(text) => {
+                write!(f, "'{text}' is not a log format (text, json)")
             }
             ArgError::NotSeconds(text) => write!(f, "'{text}' is not a number of seconds"),
             ArgError::NegativeSeconds(text) => {

@@ -76,7 +76,6 @@ pub enum StartupError {
         what: &'static str,
         source: nix::errno::Errno,
     },
-    SignalHandler(ctrlc::Error),
     Thread {
         name: &'static str,
         source: io::Error,
@@ -164,7 +163,6 @@ impl fmt::Display for StartupError {
             }
             Logger(e) => write!(f, "cannot set up logging: {e}"),
             Signal { what, source } => write!(f, "cannot {what}: {source}"),
-            SignalHandler(e) => write!(f, "cannot install the SIGINT/SIGTERM handler: {e}"),
             Thread { name, source } => write!(f, "cannot start the {name} thread: {source}"),
             Dump(e) => e.fmt(f),
         }

@@ -35,19 +35,27 @@ const LOG_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Door {
     pub allow: AllowList,
     pub max_connections: usize,
-    /// Clients turned away, for the stats table.
-    pub refusals: Arc<Refusals>,
+    /// What the door counted, for the stats table and the metrics.
+    pub counts: Arc<DoorCounts>,
 }
 
-/// Clients the door turned away.
+/// What the door counted: clients turned away, by cause, and accepts that failed. Relaxed
+/// atomics: reported, never used to decide anything.
 #[derive(Debug, Default)]
-pub struct Refusals {
+pub struct DoorCounts {
     by_allow: AtomicU64,
+    accept_errors: AtomicU64,
 }
 
-impl Refusals {
+impl DoorCounts {
+    /// Clients refused because `--allow` does not list them.
     pub fn by_allow(&self) -> u64 {
         self.by_allow.load(Ordering::Relaxed)
+    }
+
+    /// `accept` calls that failed (out of descriptors, a client gone while queued, ...).
+    pub fn accept_errors(&self) -> u64 {
+        self.accept_errors.load(Ordering::Relaxed)
     }
 }
 
@@ -83,6 +91,7 @@ pub fn serve(
         let (client, client_addr) = match accept(&listener) {
             Ok(accepted) => accepted,
             Err(e) => {
+                door.counts.accept_errors.fetch_add(1, Ordering::Relaxed);
                 after_accept_error(&e, &mut logs.accept_errors);
                 continue;
             }
@@ -91,7 +100,7 @@ pub fn serve(
             break; // most likely our own knock; a real client is closed with the rest
         }
         if !door.allow.permits(client_addr.ip()) {
-            door.refusals.by_allow.fetch_add(1, Ordering::Relaxed);
+            door.counts.by_allow.fetch_add(1, Ordering::Relaxed);
             if let Some(held_back) = logs.denials.check() {
                 warn!("refused {client_addr}: not in --allow ({held_back} more refused since last report)");
             }

@@ -1,9 +1,5 @@
-//! Logging setup: `log` macros everywhere, `simplelog` deciding where lines go.
-//!
-//! Every line carries the name of the thread that wrote it (`pair 17 s->c`), so with `-vv` a student
-//! can watch each thread's reads and writes interleave and see which one is blocked. Pair threads
-//! are reused for one pair after another, so the name on a line is the thread's current *label*
-//! (`relay/workers.rs`), falling back to the std name (`main`, `stats`, `ctrl-c`).
+//! Logging setup: `log` macros everywhere, the level from `-q`/`-v`, the lines to stderr or to
+//! `--log-file`. How one line looks, in text or JSON, is `log_lines.rs`.
 //!
 //! With `--log-file`, the file is reopened on SIGHUP ([`LogFile::reopen`]), so logrotate can
 //! rename it and signal: lines written before the reopen land in the renamed file, lines after it
@@ -15,13 +11,27 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use log::{Log, Metadata, Record};
-use simplelog::{ConfigBuilder, LevelFilter, SharedLogger, WriteLogger};
+use simplelog::LevelFilter;
 
 use crate::error::StartupError;
-use crate::relay::workers::with_thread_label;
+use crate::events::{self, LogFormat};
+use crate::operator::log_lines::Lines;
+
+/// Where the log goes, once logging has started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Stderr,
+    File,
+}
+
+static WRITES_TO: OnceLock<Destination> = OnceLock::new();
+
+/// Where the log goes; `None` before logging has started.
+pub fn writes_to() -> Option<Destination> {
+    WRITES_TO.get().copied()
+}
 
 /// Map `-q` / nothing / `-v` / `-vv` to a level.
 pub fn level(quiet: bool, verbose: u8) -> LevelFilter {
@@ -75,14 +85,13 @@ impl Write for ToLogFile {
     }
 }
 
-/// Send the log to stderr, or to `file` (appended) instead; the file, if any, for SIGHUP.
-pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<Option<Arc<LogFile>>, StartupError> {
-    let config = ConfigBuilder::new()
-        .set_thread_level(LevelFilter::Off) // we write the label ourselves
-        .set_target_level(LevelFilter::Off)
-        .set_location_level(LevelFilter::Off)
-        .set_time_format_rfc3339()
-        .build();
+/// Send the log to stderr, or to `file` (appended) instead, in `format`; the file, if any, for
+/// SIGHUP.
+pub fn init(
+    level: LevelFilter,
+    file: Option<&Path>,
+    format: LogFormat,
+) -> Result<Option<Arc<LogFile>>, StartupError> {
     let log_file = match file {
         None => None,
         Some(path) => {
@@ -96,42 +105,21 @@ pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<Option<Arc<LogFil
             }))
         }
     };
-    let inner: Box<dyn SharedLogger> = match &log_file {
-        None => WriteLogger::new(level, config, io::stderr()),
-        Some(shared) => WriteLogger::new(level, config, ToLogFile(Arc::clone(shared))),
+    let sink: Box<dyn Write + Send> = match &log_file {
+        None => Box::new(io::stderr()),
+        Some(shared) => Box::new(ToLogFile(Arc::clone(shared))),
     };
-    log::set_boxed_logger(Box::new(Labelled { inner })).map_err(StartupError::Logger)?;
-    log::set_max_level(level);
+    let logger = Lines::new(level, format, sink);
+    log::set_boxed_logger(Box::new(logger)).map_err(StartupError::Logger)?;
+    events::set_format(format);
+    let _ = WRITES_TO.set(match file {
+        None => Destination::Stderr,
+        Some(_) => Destination::File,
+    });
+    // The `log` macros skip everything above this before calling us; `-q` still lets the
+    // always-shown events (at INFO) through, and `Lines` filters the rest.
+    log::set_max_level(level.max(LevelFilter::Info));
     Ok(log_file)
-}
-
-/// simplelog's logger, with each message prefixed by the writing thread's label.
-struct Labelled {
-    inner: Box<dyn SharedLogger>,
-}
-
-impl Log for Labelled {
-    fn enabled(&self, metadata: &Metadata) -> bool {
-        self.inner.enabled(metadata)
-    }
-
-    fn log(&self, record: &Record) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        with_thread_label(|name| {
-            self.inner.log(
-                &Record::builder()
-                    .args(format_args!("({name:<13}) {}", record.args()))
-                    .metadata(record.metadata().clone())
-                    .build(),
-            );
-        });
-    }
-
-    fn flush(&self) {
-        self.inner.flush();
-    }
 }
 
 #[cfg(test)]

@@ -7,5 +7,6 @@
 //! This room may use the relay and the front door; neither uses it.
 
 pub mod dump;
+pub mod log_lines;
 pub mod logging;
 pub mod stats;

@@ -1,121 +1,249 @@
 //! The live stats table: `kill -USR1 PID`, or every `--stats-interval` seconds.
 //!
-//! One info record lists every live pair — its addresses, age, bytes each way, and what each of
-//! its two threads is blocked on right now — and the proxy's totals. The pumps publish their state
-//! with relaxed atomic stores (`activity.rs`), so producing the table costs the data path nothing;
-//! the report reads the main thread's table of live pairs under its lock, once per report. The
+//! One record lists every live pair — its addresses, age, bytes each way, and what each of its two
+//! threads is blocked on right now — and the proxy's totals. The pumps publish their state with
+//! relaxed atomic stores (`activity.rs`), so producing the table costs the data path nothing; the
+//! report reads the main thread's table of live pairs under its lock, once per report. The
 //! `signals` thread (`signals.rs`) asks for a report on SIGUSR1 and at every interval.
 //!
-//! Nothing here blocks but the log line's write.
+//! In text, every line of the table begins with the time and `stats`, so `grep stats` keeps the
+//! whole table; in JSON the report is one `stats` event holding every row. [`gather`] is the one
+//! reading of the numbers that both print (and the metrics reuse). Nothing here blocks but the
+//! log line's write.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use log::info;
+use log::Level;
 
-use crate::front_door::accept::Refusals;
+use crate::events::{self, Importance};
+use crate::front_door::accept::DoorCounts;
 use crate::front_door::live::Directory;
+use crate::json::{Array, Object};
 use crate::relay::activity::Snapshot;
 use crate::relay::direction::Direction;
 use crate::relay::pair::Pair;
+use crate::relay::totals::HangCuts;
 use crate::relay::Relay;
 use crate::units::Bytes;
 
-/// What the table reads: the live pairs, the relay's counters, the door's refusals.
+/// What the table reads: the live pairs, the relay's counters, what the door counted.
 pub struct Sources {
     pub live: Directory,
     pub relay: Arc<Relay>,
-    pub refusals: Arc<Refusals>,
+    pub door: Arc<DoorCounts>,
 }
 
-/// Log the table now.
-pub fn report(sources: &Sources) {
-    info!("{}", table(&sources.live.live_pairs(), sources));
+/// One reading of everything the table shows.
+pub struct Report {
+    pub pairs: Vec<PairRow>,
+    pub served: u64,
+    pub reached: u64,
+    pub not_reached: u64,
+    pub refused_by_allow: u64,
+    pub hang_cuts: HangCuts,
+    /// Bytes delivered so far, by ended and live pairs alike: (client to server, server to client).
+    pub bytes: (u64, u64),
+    /// From /proc; `None` where there is none.
+    pub threads: Option<u64>,
+    pub parked: usize,
+    pub dump_dropped: Option<u64>,
 }
 
-/// The whole report: a totals line, then one aligned row per live pair.
-fn table(pairs: &[Weak<Pair>], sources: &Sources) -> String {
+/// One live pair, as the table shows it.
+pub struct PairRow {
+    pub id: u64,
+    pub client: String,
+    pub destination: String,
+    pub age: Duration,
+    pub up: u64,
+    pub down: u64,
+    /// What each direction is doing, indexed by `Direction::index` (c->s, then s->c).
+    pub directions: [Snapshot; 2],
+}
+
+/// Read everything the table shows, now.
+pub fn gather(sources: &Sources) -> Report {
     let relay = &sources.relay;
     // Each pair is held only while its row is read (see `Directory::live_pairs`).
-    let rows: Vec<([String; 8], u64, u64)> = pairs
-        .iter()
+    let pairs: Vec<PairRow> = (sources.live.live_pairs().iter())
         .filter_map(Weak::upgrade)
-        .map(|pair| {
-            let up = pair.delivered(Direction::ClientToServer);
-            let down = pair.delivered(Direction::ServerToClient);
-            (row(&pair, relay), up, down)
-        })
+        .map(|pair| PairRow::read(&pair, relay))
         .collect();
     let totals = relay.totals();
     let (mut up, mut down) = totals.bytes();
-    for (_, pair_up, pair_down) in &rows {
-        up += pair_up;
-        down += pair_down;
+    for pair in &pairs {
+        up += pair.up;
+        down += pair.down;
     }
-    let cuts = totals.hang_cuts();
-    let mut out = format!(
-        "stats: {} pairs live, {} served; {} refused by --allow; hangs cut: {} stall toward \
-         client, {} stall toward server, {} idle; up {}, down {}; {} threads ({} parked)",
-        rows.len(),
-        totals.pairs_served(),
-        sources.refusals.by_allow(),
-        cuts.stall_toward_client,
-        cuts.stall_toward_server,
-        cuts.idle,
-        Bytes(up),
-        Bytes(down),
-        thread_count().map_or("?".into(), |n| n.to_string()),
-        relay.workers().parked(),
-    );
-    if let Some(dump) = &relay.copy_mode().dump {
-        let _ = write!(out, "; dump dropped {}", Bytes(dump.dropped_bytes()));
+    Report {
+        served: totals.pairs_served(),
+        reached: totals.pairs_reached(),
+        not_reached: totals.pairs_not_reached(),
+        refused_by_allow: sources.door.by_allow(),
+        hang_cuts: totals.hang_cuts(),
+        bytes: (up, down),
+        threads: thread_count(),
+        parked: relay.workers().parked(),
+        dump_dropped: relay.copy_mode().dump.as_ref().map(|d| d.dropped_bytes()),
+        pairs,
     }
-    let header = [
-        "pair",
-        "client",
-        "destination",
-        "age",
-        "up",
-        "down",
-        "c->s",
-        "s->c",
-    ];
-    let lines: Vec<[String; 8]> = std::iter::once(header.map(String::from))
-        .chain(rows.into_iter().map(|(cells, _, _)| cells))
-        .collect();
-    let mut widths = [0; 8];
-    for row in &lines {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in &lines {
-        let mut line = String::from("\n ");
-        for (cell, width) in row.iter().zip(widths) {
-            let _ = write!(line, " {cell:<width$} ");
-        }
-        out.push_str(line.trim_end());
-    }
-    out
 }
 
-/// One pair's cells, in the header's order.
-fn row(pair: &Pair, relay: &Relay) -> [String; 8] {
-    let now = pair.clock().now();
-    let state = |dir: Direction| -> Snapshot { pair.activity(dir).snapshot(now) };
-    [
-        pair.id().to_string(),
-        pair.client_addr().to_string(),
-        pair.server_addr().map_or_else(
-            || relay.upstream().destination.to_string(),
-            |a| a.to_string(),
-        ),
-        format!("{:.1} s", pair.age().as_secs_f64()),
-        Bytes(pair.delivered(Direction::ClientToServer)).to_string(),
-        Bytes(pair.delivered(Direction::ServerToClient)).to_string(),
-        state(Direction::ClientToServer).to_string(),
-        state(Direction::ServerToClient).to_string(),
-    ]
+/// Log the table now, in the log's format.
+pub fn report(sources: &Sources) {
+    let report = gather(sources);
+    events::emit(
+        Level::Info,
+        Importance::Normal,
+        "stats",
+        TextTable(&report),
+        |out| report.fields(out),
+    );
+}
+
+impl PairRow {
+    fn read(pair: &Pair, relay: &Relay) -> Self {
+        let now = pair.clock().now();
+        let state = |dir: Direction| pair.activity(dir).snapshot(now);
+        PairRow {
+            id: pair.id(),
+            client: pair.client_addr().to_string(),
+            destination: pair.server_addr().map_or_else(
+                || relay.upstream().destination.to_string(),
+                |a| a.to_string(),
+            ),
+            age: pair.age(),
+            up: pair.delivered(Direction::ClientToServer),
+            down: pair.delivered(Direction::ServerToClient),
+            directions: [
+                state(Direction::ClientToServer),
+                state(Direction::ServerToClient),
+            ],
+        }
+    }
+
+    /// For programs: the keys the README lists for a stats row (and `/pairs.json`).
+    pub fn fields(&self, out: &mut Object) {
+        let mut c_to_s = Object::new();
+        self.directions[0].fields(&mut c_to_s);
+        let mut s_to_c = Object::new();
+        self.directions[1].fields(&mut s_to_c);
+        out.u64("id", self.id)
+            .str("client", &self.client)
+            .str("destination", &self.destination)
+            .f64("age_s", self.age.as_secs_f64())
+            .u64("bytes_up", self.up)
+            .u64("bytes_down", self.down)
+            .json("c_to_s", c_to_s.finish())
+            .json("s_to_c", s_to_c.finish());
+    }
+
+    fn cells(&self) -> [String; 8] {
+        [
+            self.id.to_string(),
+            self.client.clone(),
+            self.destination.clone(),
+            format!("{:.1} s", self.age.as_secs_f64()),
+            Bytes(self.up).to_string(),
+            Bytes(self.down).to_string(),
+            self.directions[0].to_string(),
+            self.directions[1].to_string(),
+        ]
+    }
+}
+
+impl Report {
+    /// The `stats` event's fields: the totals, then `pairs`, one object a row.
+    fn fields(&self, out: &mut Object) {
+        let mut cuts = Object::new();
+        cuts.u64("stall_toward_client", self.hang_cuts.stall_toward_client)
+            .u64("stall_toward_server", self.hang_cuts.stall_toward_server)
+            .u64("idle", self.hang_cuts.idle);
+        let mut rows = Array::default();
+        for pair in &self.pairs {
+            let mut row = Object::new();
+            pair.fields(&mut row);
+            rows.push(row.finish());
+        }
+        out.u64("pairs_live", self.pairs.len() as u64)
+            .u64("pairs_served", self.served)
+            .u64("pairs_reached", self.reached)
+            .u64("pairs_not_reached", self.not_reached)
+            .u64("refused_by_allow", self.refused_by_allow)
+            .json("hang_cuts", cuts.finish())
+            .u64("bytes_up", self.bytes.0)
+            .u64("bytes_down", self.bytes.1);
+        match self.threads {
+            Some(threads) => out.u64("threads", threads),
+            None => out.opt_str("threads", None::<u64>),
+        };
+        out.u64("threads_parked", self.parked as u64);
+        if let Some(dropped) = self.dump_dropped {
+            out.u64("dump_dropped_bytes", dropped);
+        }
+        out.json("pairs", rows);
+    }
+}
+
+/// The table for people: a totals line, then one aligned row per live pair, each line marked
+/// `stats` (the logger gives every line its own time, level and thread).
+struct TextTable<'a>(&'a Report);
+
+impl std::fmt::Display for TextTable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let report = self.0;
+        let cuts = report.hang_cuts;
+        write!(
+            f,
+            "stats: {} pairs live, {} served ({} reached the destination, {} did not); {} refused \
+             by --allow; hangs cut: {} stall toward client, {} stall toward server, {} idle; up {}, \
+             down {}; {} threads ({} parked)",
+            report.pairs.len(),
+            report.served,
+            report.reached,
+            report.not_reached,
+            report.refused_by_allow,
+            cuts.stall_toward_client,
+            cuts.stall_toward_server,
+            cuts.idle,
+            Bytes(report.bytes.0).exact(),
+            Bytes(report.bytes.1).exact(),
+            report.threads.map_or("?".into(), |n| n.to_string()),
+            report.parked,
+        )?;
+        if let Some(dropped) = report.dump_dropped {
+            write!(f, "; dump dropped {}", Bytes(dropped))?;
+        }
+        let header = [
+            "pair",
+            "client",
+            "destination",
+            "age",
+            "up",
+            "down",
+            "c->s",
+            "s->c",
+        ];
+        let lines: Vec<[String; 8]> = std::iter::once(header.map(String::from))
+            .chain(report.pairs.iter().map(PairRow::cells))
+            .collect();
+        let mut widths = [0; 8];
+        for row in &lines {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for row in &lines {
+            let mut line = String::from("\nstats ");
+            for (cell, width) in row.iter().zip(widths) {
+                let _ = write!(line, " {cell:<width$} ");
+            }
+            f.write_str(line.trim_end())?;
+        }
+        Ok(())
+    }
 }
 
 /// This process's thread count, from /proc (Linux).

@@ -15,6 +15,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
+use crate::json::Object;
 use crate::units::Bytes;
 
 /// One direction's state, as the table prints it.
@@ -34,6 +35,17 @@ pub enum State {
 }
 
 impl State {
+    /// The state's name, as the table, the JSON log and the status page show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Connecting => "connecting",
+            State::Reading => "reading",
+            State::Writing => "writing",
+            State::HalfClosed => "half-closed",
+            State::Done => "done",
+        }
+    }
+
     const ALL: [State; 5] = [
         State::Connecting,
         State::Reading,
@@ -105,6 +117,15 @@ pub struct Snapshot {
     pub state: State,
     pub for_how_long: Duration,
     pub pending: u64,
+}
+
+impl Snapshot {
+    /// For programs: `{"state":"writing","seconds":7.3,"pending_bytes":262144}`.
+    pub fn fields(&self, out: &mut Object) {
+        out.str("state", self.state.as_str())
+            .f64("seconds", self.for_how_long.as_secs_f64())
+            .u64("pending_bytes", self.pending);
+    }
 }
 
 impl fmt::Display for Snapshot {

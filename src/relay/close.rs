@@ -1,4 +1,5 @@
-//! Why a pair ended, the flag that records it, and the pair's one closing line.
+//! Why a pair ended, as words for people and a stable code for programs, and the flag that
+//! records it.
 //!
 //! A pair ends exactly once. Whichever thread sees the end first — a pump that read the last EOF,
 //! hit an error or found the pair hung, or the main thread stopping the proxy — records its
@@ -11,14 +12,11 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use crate::relay::direction::Side;
 use crate::relay::error::{RelayError, Step};
 use crate::relay::hang::Hang;
-use crate::units::Bytes;
 
 /// Why a pair ended.
 #[derive(Clone, Debug)]
@@ -50,6 +48,92 @@ impl CloseReason {
     /// Failures an operator should notice are warnings; everything else is routine.
     pub fn is_warning(&self) -> bool {
         matches!(self, CloseReason::Failed(_))
+    }
+
+    /// The reason as a stable code, for programs: the JSON log and the metrics' labels.
+    pub fn code(&self) -> CloseCode {
+        match self {
+            CloseReason::BothEof => CloseCode::BothEof,
+            CloseReason::Reset(Side::Client) => CloseCode::ClientReset,
+            CloseReason::Reset(Side::Server) => CloseCode::ServerReset,
+            CloseReason::Hang(Hang::StallToward(Side::Client)) => CloseCode::StallTowardClient,
+            CloseReason::Hang(Hang::StallToward(Side::Server)) => CloseCode::StallTowardServer,
+            CloseReason::Hang(Hang::Idle) => CloseCode::Idle,
+            CloseReason::Failed(RelayError::Connect(_)) => CloseCode::ConnectFailed,
+            CloseReason::Failed(RelayError::Socket { side, .. }) => match side {
+                Side::Client => CloseCode::ClientError,
+                Side::Server => CloseCode::ServerError,
+            },
+            CloseReason::Failed(RelayError::NoThread(_) | RelayError::NoBuffer) => {
+                CloseCode::OutOfResources
+            }
+            CloseReason::Failed(RelayError::Panicked) => CloseCode::InternalError,
+            CloseReason::Shutdown => CloseCode::Shutdown,
+        }
+    }
+}
+
+/// A close reason without its details: a short, stable name that programs may match on. The
+/// words are a contract (documented in the README): add new ones, never rename.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseCode {
+    BothEof,
+    ClientReset,
+    ServerReset,
+    StallTowardClient,
+    StallTowardServer,
+    Idle,
+    ConnectFailed,
+    ClientError,
+    ServerError,
+    OutOfResources,
+    InternalError,
+    Shutdown,
+}
+
+impl CloseCode {
+    /// Every code, in the order the metrics list them.
+    pub const ALL: [CloseCode; 12] = [
+        CloseCode::BothEof,
+        CloseCode::ClientReset,
+        CloseCode::ServerReset,
+        CloseCode::StallTowardClient,
+        CloseCode::StallTowardServer,
+        CloseCode::Idle,
+        CloseCode::ConnectFailed,
+        CloseCode::ClientError,
+        CloseCode::ServerError,
+        CloseCode::OutOfResources,
+        CloseCode::InternalError,
+        CloseCode::Shutdown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseCode::BothEof => "both_eof",
+            CloseCode::ClientReset => "client_reset",
+            CloseCode::ServerReset => "server_reset",
+            CloseCode::StallTowardClient => "stall_toward_client",
+            CloseCode::StallTowardServer => "stall_toward_server",
+            CloseCode::Idle => "idle",
+            CloseCode::ConnectFailed => "connect_failed",
+            CloseCode::ClientError => "client_error",
+            CloseCode::ServerError => "server_error",
+            CloseCode::OutOfResources => "out_of_resources",
+            CloseCode::InternalError => "internal_error",
+            CloseCode::Shutdown => "shutdown",
+        }
+    }
+
+    /// Its place in [`CloseCode::ALL`], for arrays of counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for CloseCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -87,56 +171,9 @@ impl Ending {
     }
 }
 
-/// The facts of one finished pair, as its log line prints them.
-pub struct PairReport<'a> {
-    pub id: u64,
-    pub client: SocketAddr,
-    /// The destination address connected to, or the name asked for if none answered.
-    pub server: String,
-    pub reason: &'a CloseReason,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
-    pub duration: Duration,
-}
-
-impl fmt::Display for PairReport<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "pair {} {} -> {} closed: {}, up {}, down {}, {:.2} s",
-            self.id,
-            self.client,
-            self.server,
-            self.reason,
-            Bytes(self.bytes_up),
-            Bytes(self.bytes_down),
-            self.duration.as_secs_f64()
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn close_line_reads_as_documented() {
-        let line = PairReport {
-            id: 17,
-            client: "198.51.100.7:50312".parse().unwrap(),
-            server: "127.0.0.1:80".into(),
-            reason: &CloseReason::BothEof,
-            bytes_up: 1229,
-            bytes_down: 5_557_453,
-            duration: Duration::from_millis(2410),
-        }
-        .to_string();
-        assert_eq!(
-            line,
-            "pair 17 198.51.100.7:50312 -> 127.0.0.1:80 closed: \
-             client EOF+server EOF, up 1.2 KiB, down 5.3 MiB, 2.41 s"
-        );
-    }
 
     #[test]
     fn resets_and_broken_pipes_are_resets_the_rest_are_errors() {
@@ -160,6 +197,19 @@ mod tests {
         assert_eq!(stall.to_string(), "stall timeout toward client");
         assert_eq!(CloseReason::Hang(Hang::Idle).to_string(), "idle timeout");
         assert!(!stall.is_warning());
+    }
+
+    #[test]
+    fn codes_are_listed_in_their_own_order_and_name_the_reason() {
+        for (i, code) in CloseCode::ALL.iter().enumerate() {
+            assert_eq!(code.index(), i, "{code}");
+        }
+        let stall = CloseReason::Hang(Hang::StallToward(Side::Server));
+        assert_eq!(stall.code().as_str(), "stall_toward_server");
+        let refused = CloseReason::Failed(RelayError::Connect(Default::default()));
+        assert_eq!(refused.code(), CloseCode::ConnectFailed);
+        let client = CloseReason::from_io(Side::Client, Step::Relay, io::Error::other("odd"));
+        assert_eq!(client.code(), CloseCode::ClientError);
     }
 
     #[test]

@@ -20,18 +20,20 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Sender};
-use log::{debug, info, trace, warn};
+use log::{debug, trace, Level};
 
+use crate::events::{self, Importance};
 use crate::relay::activity::State;
 use crate::relay::channel::{CopyBuffer, CopyMode, SplicePipe};
-use crate::relay::close::{CloseReason, PairReport};
+use crate::relay::close::CloseReason;
 use crate::relay::direction::{Direction, Side};
 use crate::relay::error::{RelayError, Step};
 use crate::relay::hang::{HangClock, HangRule};
 use crate::relay::pair::Pair;
 use crate::relay::pump::{pump, Flow};
+use crate::relay::report::PairReport;
 use crate::relay::tap::Tap;
-use crate::relay::totals::Totals;
+use crate::relay::totals::{Ended, Totals};
 use crate::relay::upstream::Upstream;
 use crate::relay::workers::Workers;
 
@@ -64,6 +66,7 @@ impl Relay {
 
     /// A pair for a client just accepted; nothing runs until [`Relay::start`].
     pub fn open(&self, id: u64, client: TcpStream, client_addr: SocketAddr) -> Arc<Pair> {
+        self.totals.opened_pair();
         Arc::new(Pair::new(id, client, client_addr, self.rule))
     }
 
@@ -107,15 +110,24 @@ fn thread_label(id: u64, dir: Direction) -> String {
 /// The whole life of a pair, on its `c->s` thread.
 fn run(pair: Arc<Pair>, relay: &Arc<Relay>) {
     debug!("pair {} open: client {}", pair.id(), pair.client_addr());
-    match relay.upstream.connect() {
-        Ok((server, addr)) => match get_ready(&pair, &server, &relay.upstream) {
-            Ok(()) if pair.attach_server(server, addr) => relay_both_ways(&pair, addr, relay),
-            Ok(()) => {} // the pair was ended while we connected
-            Err(reason) => pair.end(reason),
-        },
-        Err(why) => pair.end(CloseReason::Failed(RelayError::Connect(why))),
-    }
-    finish(pair, relay);
+    let connecting = relay.totals.connecting();
+    let reached_destination = match relay.upstream.connect() {
+        Ok((server, addr)) => {
+            connecting.connected();
+            match get_ready(&pair, &server, &relay.upstream) {
+                Ok(()) if pair.attach_server(server, addr) => relay_both_ways(&pair, addr, relay),
+                Ok(()) => {} // the pair was ended while we connected
+                Err(reason) => pair.end(reason),
+            }
+            true
+        }
+        Err(why) => {
+            drop(connecting);
+            pair.end(CloseReason::Failed(RelayError::Connect(why)));
+            false
+        }
+    };
+    finish(pair, relay, reached_destination);
 }
 
 /// Prepare both sockets, then (with `--send-proxy`) introduce the client. Each failure is blamed
@@ -230,15 +242,32 @@ fn pump_and_report(pair: &Pair, dir: Direction, mode: &CopyMode) {
     }
 }
 
-/// Close both sockets, then say so: a reader of the log line may rely on the descriptors being gone.
-fn finish(pair: Arc<Pair>, relay: &Relay) {
+/// Count the pair, close both sockets, then say so: a reader of the log line may rely on the
+/// descriptors being gone.
+fn finish(pair: Arc<Pair>, relay: &Relay, reached_destination: bool) {
     let reason = pair.reason().cloned().unwrap_or(CloseReason::BothEof);
+    let level = if reason.is_warning() {
+        Level::Warn
+    } else {
+        Level::Info
+    };
     let up = pair.delivered(Direction::ClientToServer);
     let down = pair.delivered(Direction::ServerToClient);
+    relay.totals.add_pair(&Ended {
+        reason: &reason,
+        reached_destination,
+        bytes_up: up,
+        bytes_down: down,
+        lifetime: pair.age(),
+    });
+    // Asking the kernel for our own two addresses costs two calls: only for a line we print.
+    let logged = log::log_enabled!(target: events::EVENT_TARGET, level);
     let report = PairReport {
         id: pair.id(),
         client: pair.client_addr(),
-        server: pair.server_addr().map_or_else(
+        listen: logged.then(|| pair.listen_addr()).flatten(),
+        source: logged.then(|| pair.source_addr()).flatten(),
+        destination: pair.server_addr().map_or_else(
             || relay.upstream.destination.to_string(),
             |addr| addr.to_string(),
         ),
@@ -247,11 +276,10 @@ fn finish(pair: Arc<Pair>, relay: &Relay) {
         bytes_down: down,
         duration: pair.age(),
     };
-    relay.totals.add_pair(up, down, &reason);
     drop(pair); // the last strong reference: both sockets close here
-    if reason.is_warning() {
-        warn!("{report}");
-    } else {
-        info!("{report}");
+    if logged {
+        events::emit(level, Importance::Normal, "pair", &report, |fields| {
+            report.fields(fields)
+        });
     }
 }

@@ -17,10 +17,12 @@ pub mod close;
 pub mod direction;
 pub mod error;
 pub mod hang;
+pub mod histogram;
 pub mod lifecycle;
 pub mod pair;
 pub mod proxy_protocol;
 pub mod pump;
+pub mod report;
 pub mod reset;
 pub mod tap;
 #[cfg(test)]

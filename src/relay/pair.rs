@@ -67,6 +67,16 @@ impl Pair {
         self.server.get().map(|(_, addr)| *addr)
     }
 
+    /// Our listening address, as the client reached it.
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.client.local_addr().ok()
+    }
+
+    /// Our end of the destination connection: the client address the destination sees.
+    pub fn source_addr(&self) -> Option<SocketAddr> {
+        self.socket(Side::Server)?.local_addr().ok()
+    }
+
     pub fn clock(&self) -> &HangClock {
         &self.clock
     }

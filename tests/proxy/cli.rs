@@ -244,7 +244,7 @@ fn log_file_receives_the_log() {
 }
 
 #[test]
-fn quiet_logs_warnings_only() {
+fn quiet_still_says_where_it_listens_and_warns() {
     let dead_port = dead_address().port().to_string();
     let args = ["-q", "--bind", "127.0.0.1", "127.0.0.1", &dead_port, "0"];
     let mut child = KillOnDrop::spawn(&mut command(&args));
@@ -262,14 +262,14 @@ fn quiet_logs_warnings_only() {
         0,
         "refused destination: the client is closed"
     );
-    let first = BufReader::new(child.take_stderr())
-        .lines()
-        .next()
-        .expect("a line")
-        .expect("utf-8");
+    let mut lines = BufReader::new(child.take_stderr()).lines();
+    let mut next = || lines.next().expect("a line").expect("utf-8");
+    let first = next();
+    assert!(first.contains("listening on 127.0.0.1:"), "{first}");
+    let second = next();
     assert!(
-        first.contains("[WARN]") && first.contains("connect failed"),
-        "{first}"
+        second.contains("[WARN]") && second.contains("connect failed"),
+        "{second}"
     );
 }
 

@@ -107,7 +107,7 @@ fn a_second_signal_during_the_drain_resets_every_pair_and_exits_130() {
     assert_eq!(status.code(), Some(130));
     read_until_reset(&mut client);
     read_until_reset(&mut upstream);
-    proxy.wait_for_log("second signal: cutting every live pair and exiting now");
+    proxy.wait_for_log("SIGTERM received again: cutting every live pair and exiting now");
 }
 
 #[test]

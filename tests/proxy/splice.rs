@@ -61,7 +61,7 @@ fn spliced_half_close_then_large_download_arrives_whole() {
     );
     let line = proxy.wait_for_log("closed:");
     assert!(
-        line.contains("client EOF+server EOF, up 9 B, down 16.0 MiB"),
+        line.contains("client EOF+server EOF, up 9 B, down 16777216 B (16.0 MiB)"),
         "{line}"
     );
 }

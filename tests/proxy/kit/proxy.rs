@@ -108,8 +108,9 @@ impl Proxy {
         }
     }
 
-    /// Ask for the stats table (SIGUSR1) and return its lines: the totals line, the header, then
-    /// one row per live pair (the record's lines arrive together).
+    /// Ask for the stats table (SIGUSR1) and return its lines: the totals line (whole), then the
+    /// header and one row per live pair, each without its time, level, thread and `stats` marker
+    /// (the record's lines arrive together).
     pub fn stats_table(&mut self) -> Vec<String> {
         self.log_so_far();
         self.signal("USR1");
@@ -131,7 +132,10 @@ impl Proxy {
                     table.push(line);
                 }
             } else {
-                table.push(line);
+                let row = line
+                    .split_once(") stats ")
+                    .map_or(line.as_str(), |(_, row)| row);
+                table.push(row.to_string());
             }
         }
         table

@@ -1,0 +1,114 @@
+//! A pair's one closing line: who, through which addresses, how many bytes, how long, and why it
+//! ended.
+//!
+//! For people (`--log-format text`):
+//!
+//! ```text
+//! pair 17 198.51.100.7:50312 -> 127.0.0.1:80 (via 127.0.0.1:41234) closed: client EOF+server EOF,
+//!   up 1229 B (1.2 KiB), down 5557453 B (5.3 MiB), 2.41 s
+//! ```
+//!
+//! (one line in the log). The `via` address is the proxy's own end of the destination connection:
+//! what the destination's logs show as the client. Byte counts are exact, so a program can sum
+//! them; the rounded form in brackets is for people. For programs (`--log-format json`) the same
+//! facts are the `pair` event's fields, whose keys the README lists as a stable contract. Nothing
+//! here blocks.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::json::Object;
+use crate::relay::close::CloseReason;
+use crate::units::Bytes;
+
+/// The facts of one finished pair.
+pub struct PairReport<'a> {
+    pub id: u64,
+    pub client: SocketAddr,
+    /// Our listening address the client connected to.
+    pub listen: Option<SocketAddr>,
+    /// Our end of the connection to the destination, if one was made.
+    pub source: Option<SocketAddr>,
+    /// The destination address connected to, or the name asked for if none answered.
+    pub destination: String,
+    pub reason: &'a CloseReason,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub duration: Duration,
+}
+
+impl PairReport<'_> {
+    /// The `pair` event's fields.
+    pub fn fields(&self, out: &mut Object) {
+        out.u64("id", self.id)
+            .str("client", self.client)
+            .opt_str("listen", self.listen)
+            .opt_str("source", self.source)
+            .str("destination", &self.destination)
+            .u64("bytes_up", self.bytes_up)
+            .u64("bytes_down", self.bytes_down)
+            .f64("duration_s", self.duration.as_secs_f64())
+            .str("reason", self.reason.code())
+            .str("reason_text", self.reason);
+    }
+}
+
+impl fmt::Display for PairReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pair {} {} -> {}",
+            self.id, self.client, self.destination
+        )?;
+        if let Some(source) = self.source {
+            write!(f, " (via {source})")?;
+        }
+        write!(
+            f,
+            " closed: {}, up {}, down {}, {:.2} s",
+            self.reason,
+            Bytes(self.bytes_up).exact(),
+            Bytes(self.bytes_down).exact(),
+            self.duration.as_secs_f64()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(reason: &CloseReason) -> PairReport<'_> {
+        PairReport {
+            id: 17,
+            client: "198.51.100.7:50312".parse().unwrap(),
+            listen: Some("127.0.0.1:3000".parse().unwrap()),
+            source: Some("127.0.0.1:41234".parse().unwrap()),
+            destination: "127.0.0.1:80".into(),
+            reason,
+            bytes_up: 1229,
+            bytes_down: 5_557_453,
+            duration: Duration::from_millis(2410),
+        }
+    }
+
+    #[test]
+    fn close_line_reads_as_documented() {
+        assert_eq!(
+            report(&CloseReason::BothEof).to_string(),
+            "pair 17 198.51.100.7:50312 -> 127.0.0.1:80 (via 127.0.0.1:41234) closed: \
+             client EOF+server EOF, up 1229 B (1.2 KiB), down 5557453 B (5.3 MiB), 2.41 s"
+        );
+    }
+
+    #[test]
+    fn json_fields_use_the_documented_keys() {
+        let mut out = Object::new();
+        report(&CloseReason::BothEof).fields(&mut out);
+        assert_eq!(
+            out.finish(),
+            r#"{"id":17,"client":"198.51.100.7:50312","listen":"127.0.0.1:3000","source":"127.0.0.1:41234","destination":"127.0.0.1:80","bytes_up":1229,"bytes_down":5557453,"duration_s":2.41,"reason":"both_eof","reason_text":"client EOF+server EOF"}"#
+        );
+    }
+}
