@@ -21,6 +21,7 @@ use log::{debug, warn};
 use crate::front_door::allow::AllowList;
 use crate::front_door::live::LivePairs;
 use crate::front_door::ratelimit::RateLimit;
+use crate::front_door::refusal_log::RefusalLog;
 use crate::front_door::stop::Stop;
 use crate::relay::Relay;
 
@@ -62,7 +63,7 @@ impl DoorCounts {
 /// One rate limit per kind of event that a flood of clients could repeat thousands of times a second.
 struct LogLimits {
     accept_errors: RateLimit,
-    denials: RateLimit,
+    not_allowed: RefusalLog,
     at_limit: RateLimit,
     spawn_failures: RateLimit,
 }
@@ -78,7 +79,7 @@ pub fn serve(
 ) -> LivePairs {
     let mut logs = LogLimits {
         accept_errors: RateLimit::new(LOG_INTERVAL),
-        denials: RateLimit::new(LOG_INTERVAL),
+        not_allowed: RefusalLog::new("not in --allow", LOG_INTERVAL),
         at_limit: RateLimit::new(LOG_INTERVAL),
         spawn_failures: RateLimit::new(LOG_INTERVAL),
     };
@@ -101,9 +102,7 @@ pub fn serve(
         }
         if !door.allow.permits(client_addr.ip()) {
             door.counts.by_allow.fetch_add(1, Ordering::Relaxed);
-            if let Some(held_back) = logs.denials.check() {
-                warn!("refused {client_addr}: not in --allow ({held_back} more refused since last report)");
-            }
+            logs.not_allowed.refused(client_addr);
             continue; // dropping `client` closes it
         }
         let pair = relay.open(next_id, client, client_addr);
@@ -117,6 +116,7 @@ pub fn serve(
         }
     }
     drop(listener);
+    logs.not_allowed.flush();
     live
 }
 

@@ -5,7 +5,7 @@
 //! room under `--max-connections` ([`limits`], [`live`]), block in `accept`, check the client
 //! against `--allow` ([`allow`]), and hand it to the relay. A signal reaches it through the
 //! [`stop`] flag; [`shutdown`] then drains and cuts the pairs still live. Warnings a flood of
-//! clients could repeat are rate-limited ([`ratelimit`]).
+//! clients could repeat are rate-limited ([`ratelimit`]); refused clients are counted per network ([`refusal_log`]).
 //!
 //! This room uses the relay (to start pairs and to end them at a stop); the relay knows nothing
 //! of it.
@@ -16,6 +16,7 @@ pub mod limits;
 pub mod listener;
 pub mod live;
 pub mod ratelimit;
+pub mod refusal_log;
 pub mod shutdown;
 pub mod stop;
 pub mod systemd;

@@ -184,6 +184,15 @@ mod tests {
     }
 
     #[test]
+    fn times_keep_nine_fraction_digits_even_when_they_end_in_zeros() {
+        let round = OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(1500);
+        assert_eq!(
+            round.format(TIMESTAMP).unwrap(),
+            "1970-01-01T00:00:01.500000000Z"
+        );
+    }
+
+    #[test]
     fn json_wraps_events_and_plain_messages() {
         let out = Captured::default();
         let lines = Lines::new(LevelFilter::Info, LogFormat::Json, Box::new(out.clone()));
