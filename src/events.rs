@@ -51,8 +51,8 @@ pub fn format() -> LogFormat {
     FORMAT.get().copied().unwrap_or_default()
 }
 
-/// Log the event `name`: `text` for people, or `fields` (which the JSON gets besides `event` and
-/// `message`) for programs. Only the chosen one is made.
+/// Log the event `name`: `text` for people, or `fields` for programs, which the JSON gets between
+/// `event` and `message` (the text's first line). Only the chosen one is made.
 pub fn emit(
     level: Level,
     importance: Importance,
@@ -70,7 +70,9 @@ pub fn emit(
             let mut object = Object::new();
             object.str("event", name);
             fields(&mut object);
-            object.str("message", text);
+            // A table for people (stats) is all in the fields already: its first line will do.
+            let text = text.to_string();
+            object.str("message", text.split('\n').next().unwrap_or_default());
             log::log!(target: target, level, "{}", object.finish());
         }
     }

@@ -48,8 +48,9 @@
 //! | [`operator`] | what the operator sees: logging, the stats table, the traffic dump |
 //!
 //! Around them: [`cli`] (the command line), [`startup`] (builds the rooms and runs the accept
-//! loop), [`signals`] (SIGINT/SIGTERM), [`error`] (start-up errors), [`units`] (bytes and seconds
-//! for people). `main.rs` only parses, runs and maps errors to exit codes.
+//! loop), [`signals`] (every signal, on one thread), [`error`] (start-up errors), [`events`] and
+//! [`json`] (the log's events, as text for people or JSON for programs), [`units`] (bytes and
+//! seconds for people). `main.rs` only parses, runs and maps errors to exit codes.
 //!
 //! Imports run one way, down this drawing; no module imports one that imports it
 //! (`make lint` checks):
@@ -57,11 +58,13 @@
 //! ```text
 //!   main.rs
 //!     └─▶ startup, signals, cli
-//!           └─▶ operator    (logging, stats, dump)
-//!                 └─▶ front_door   (accept, listener, allow, limits, live, stop, ratelimit)
+//!           └─▶ operator    (logging, log_lines, stats, dump)
+//!                 └─▶ front_door   (accept, listener, allow, limits, live, stop, ratelimit,
+//!                                   refusal_log)
 //!                       └─▶ relay        (lifecycle → pair → pump → channel → buffer;
-//!                                         hang, activity, close, upstream, workers, tap)
-//!                             └─▶ error, units
+//!                                         hang, activity, close, report, totals, histogram,
+//!                                         upstream, workers, tap)
+//!                             └─▶ error, events → json, units
 //! ```
 //!
 //! Inside the relay, too, the arrows point down: [`relay::lifecycle`] drives a

@@ -67,9 +67,11 @@ impl Pair {
         self.server.get().map(|(_, addr)| *addr)
     }
 
-    /// Our listening address, as the client reached it.
+    /// Our listening address, as the client reached it (an IPv4 client of the dual-stack socket
+    /// reached an IPv4 address, whatever the socket calls it).
     pub fn listen_addr(&self) -> Option<SocketAddr> {
-        self.client.local_addr().ok()
+        let addr = self.client.local_addr().ok()?;
+        Some(SocketAddr::new(addr.ip().to_canonical(), addr.port()))
     }
 
     /// Our end of the destination connection: the client address the destination sees.

@@ -85,10 +85,11 @@ fn json_log_has_one_object_a_line_with_the_documented_keys() {
         .as_str()
         .expect("client")
         .starts_with("127.0.0.1:"));
-    assert!(pair["listen"]
-        .as_str()
-        .expect("listen")
-        .ends_with(&format!(":{}", proxy.port)));
+    let listen = format!("127.0.0.1:{}", proxy.port);
+    assert_eq!(
+        pair["listen"], listen,
+        "an IPv4 client reached an IPv4 address"
+    );
     assert_eq!(
         pair["source"],
         seen_by_server.to_string(),
@@ -108,6 +109,8 @@ fn json_log_has_one_object_a_line_with_the_documented_keys() {
     assert_eq!(stats[0]["pairs_served"], 1);
     assert_eq!(stats[0]["bytes_down"], 70_000);
     assert!(stats[0]["pairs"].as_array().expect("rows").is_empty());
+    let message = stats[0]["message"].as_str().expect("message");
+    assert!(message.starts_with("stats: 0 pairs live") && !message.contains('\n'));
 
     let stop = events(&all, "stop");
     assert_eq!(stop.len(), 1);
