@@ -19,6 +19,7 @@ pub mod error;
 pub mod hang;
 pub mod lifecycle;
 pub mod pair;
+pub mod proxy_header;
 pub mod proxy_protocol;
 pub mod pump;
 pub mod reset;
