@@ -60,7 +60,8 @@
 //!           └─▶ operator    (logging, stats, dump)
 //!                 └─▶ front_door   (accept, listener, allow, limits, live, stop, ratelimit)
 //!                       └─▶ relay        (lifecycle → pair → pump → channel → buffer;
-//!                                         hang, activity, close, upstream, workers, tap)
+//!                                         hang, activity, close, upstream, workers, tap,
+//!                                         keepalive, proxy_header)
 //!                             └─▶ error, units
 //! ```
 //!

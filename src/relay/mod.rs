@@ -17,6 +17,7 @@ pub mod close;
 pub mod direction;
 pub mod error;
 pub mod hang;
+pub mod keepalive;
 pub mod lifecycle;
 pub mod pair;
 pub mod proxy_header;
