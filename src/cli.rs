@@ -5,6 +5,7 @@
 //! clap because it gives `--help`, `--version`, "did you mean" hints and the Unix convention of exit
 //! status 2 with a usage line for free; a hand-written parser would need a hundred lines to match it.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use clap::{ArgAction, Parser};
 use crate::error::ArgError;
 use crate::events::LogFormat;
 use crate::front_door::allow::Cidr;
+use crate::relay::keepalive;
 use crate::relay::proxy_protocol::Version;
 
 /// The lab's 10-second hang rule, and the same patience for a slow destination.
@@ -127,6 +129,17 @@ pub struct Options {
     /// carrying the client's address, for HAProxy's accept-proxy or nginx's proxy_protocol
     #[arg(long, value_name = "VERSION", value_parser = proxy_version)]
     pub send_proxy: Option<Version>,
+
+    /// Connect to the destination from this local IP address (for a destination that expects
+    /// one source address, on a host with several); it must be one of this host's
+    #[arg(long, value_name = "ADDR")]
+    pub source: Option<IpAddr>,
+
+    /// TCP keepalive on both sockets of every pair: a peer gone without a FIN or reset is found
+    /// out, and its pair ended, within about SECS (1-32767; SECS/2 idle, then probes) [default: off]
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(keepalive::MAX_SECS)))]
+    pub keepalive: Option<u32>,
 }
 
 impl Options {
@@ -289,6 +302,10 @@ mod tests {
             &["tcpproxy", "--send-proxy", "v3", "h", "80", "1"],
             &["tcpproxy", "--stats-interval", "-1", "h", "80", "1"],
             &["tcpproxy", "--dump", "h", "80", "1"],
+            &["tcpproxy", "--source", "db.internal", "h", "80", "1"],
+            &["tcpproxy", "--keepalive", "0", "h", "80", "1"],
+            &["tcpproxy", "--keepalive", "32768", "h", "80", "1"],
+            &["tcpproxy", "--keepalive", "1.5", "h", "80", "1"],
         ] {
             assert!(Options::try_parse_from(args).is_err(), "{args:?}");
         }

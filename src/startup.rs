@@ -34,7 +34,8 @@ use crate::operator::{dump, logging, stats};
 use crate::relay::buffer::BufferPool;
 use crate::relay::channel::{self, CopyMode, PipeBudget};
 use crate::relay::hang::HangRule;
-use crate::relay::upstream::{Destination, Upstream};
+use crate::relay::keepalive::Keepalive;
+use crate::relay::upstream::{self, Destination, Upstream};
 use crate::relay::Relay;
 use crate::signals;
 use crate::units::Timeout;
@@ -78,6 +79,9 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     let open_files = limits::raise_open_file_limit();
     let max_connections = limits::choose_max_connections(options.max_connections, open_files)?;
     let destination = Destination::resolve(&options.destination_host, options.destination_port)?;
+    if let Some(source) = options.source {
+        upstream::check_source(source, &destination)?;
+    }
     let (listener, origin) = listen(options)?;
     let listening = listener
         .local_addr()
@@ -88,6 +92,8 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         destination,
         connect_timeout: (!options.connect_timeout.is_zero()).then_some(options.connect_timeout),
         send_proxy: options.send_proxy,
+        source: options.source,
+        keepalive: options.keepalive.map(Keepalive::within),
     };
     let rule = HangRule::new(options.timeout, options.idle_timeout());
     let copy_mode = choose_copy_mode(options, max_connections, open_files)?;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use super::DumpError;
@@ -81,6 +81,16 @@ pub enum StartupError {
         source: io::Error,
     },
     Dump(DumpError),
+    /// `--source` is not an address of this host (or cannot be bound).
+    Source {
+        source: IpAddr,
+        error: io::Error,
+    },
+    /// `--source` is IPv4 and the destination only IPv6, or the other way round.
+    SourceFamily {
+        source: IpAddr,
+        destination: String,
+    },
 }
 
 impl fmt::Display for StartupError {
@@ -165,6 +175,20 @@ impl fmt::Display for StartupError {
             Signal { what, source } => write!(f, "cannot {what}: {source}"),
             Thread { name, source } => write!(f, "cannot start the {name} thread: {source}"),
             Dump(e) => e.fmt(f),
+            Source { source, error } => {
+                write!(
+                    f,
+                    "cannot use --source {source}: {error} (is it an address of this host?)"
+                )
+            }
+            SourceFamily {
+                source,
+                destination,
+            } => write!(
+                f,
+                "--source {source} and the destination {destination} have no address family in \
+                 common"
+            ),
         }
     }
 }
@@ -178,7 +202,8 @@ impl std::error::Error for StartupError {
             | StartupError::Listen { source: e, .. }
             | StartupError::ListeningAddress(e)
             | StartupError::LogFile { source: e, .. }
-            | StartupError::Thread { source: e, .. } => Some(e),
+            | StartupError::Thread { source: e, .. }
+            | StartupError::Source { error: e, .. } => Some(e),
             StartupError::Dump(e) => Some(e),
             _ => None,
         }

@@ -1,9 +1,10 @@
 //! The listening socket: where it is bound, and how to wake a thread blocked in `accept`.
 //!
 //! By default the proxy listens on `[::]` with `IPV6_V6ONLY` off, so one socket takes both IPv6 and
-//! IPv4 clients (the latter appear as `::ffff:a.b.c.d`). On a host without IPv6 it falls back to
-//! `0.0.0.0`. std's `TcpListener::bind` cannot switch `IPV6_V6ONLY` off explicitly (it inherits a
-//! sysctl), so the socket is made with socket2.
+//! IPv4 clients (the latter appear as `::ffff:a.b.c.d`). Only on a host without IPv6 does it fall
+//! back to `0.0.0.0`, with a warning; any other failure on `[::]` is a start-up error. std's
+//! `TcpListener::bind` cannot switch `IPV6_V6ONLY` off explicitly (it inherits a sysctl), so the
+//! socket is made with socket2.
 //!
 //! A thread blocked in `accept` wakes only for a connection. So to stop the accept loop we connect
 //! to ourselves ([`knock`]), as tiny-http does: the loop wakes, sees the stop flag and leaves.
@@ -16,7 +17,8 @@ use std::net::{
 };
 use std::time::Duration;
 
-use log::debug;
+use log::{debug, warn};
+use nix::errno::Errno;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::StartupError;
@@ -32,12 +34,7 @@ pub const KNOCK_TIMEOUT: Duration = Duration::from_secs(1);
 pub fn bind(bind: Option<&str>, port: u16) -> Result<TcpListener, StartupError> {
     let failed = |address| move |source| StartupError::Listen { address, source };
     let Some(host) = bind else {
-        let any_v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
-        return listen_on(any_v6).or_else(|e| {
-            debug!("cannot listen on {any_v6} ({e}); falling back to IPv4 only");
-            let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
-            listen_on(any_v4).map_err(failed(any_v4))
-        });
+        return bind_everywhere(port);
     };
     let unresolved = |source| StartupError::Resolve {
         what: "--bind address",
@@ -50,6 +47,40 @@ pub fn bind(bind: Option<&str>, port: u16) -> Result<TcpListener, StartupError> 
         .next()
         .ok_or_else(|| unresolved(None))?;
     listen_on(address).map_err(failed(address))
+}
+
+/// `[::]`, dual-stack; `0.0.0.0` only on a host with no IPv6 at all, and then a warning says so.
+/// Any other failure on `[::]` (the port in use, say by a program holding `[::]:PORT` IPv6-only)
+/// is a start-up error: falling back would quietly leave IPv6 clients to the other program.
+fn bind_everywhere(port: u16) -> Result<TcpListener, StartupError> {
+    let any_v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+    let no_ipv6 = match listen_on(any_v6) {
+        Ok(listener) => return Ok(listener),
+        Err(e) if has_no_ipv6(&e) => e,
+        Err(source) => {
+            return Err(StartupError::Listen {
+                address: any_v6,
+                source,
+            })
+        }
+    };
+    let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+    let listener = listen_on(any_v4).map_err(|source| StartupError::Listen {
+        address: any_v4,
+        source,
+    })?;
+    warn!("this host has no IPv6 ({any_v6}: {no_ipv6}): listening on {any_v4}, IPv4 only");
+    Ok(listener)
+}
+
+/// EAFNOSUPPORT: the kernel has no IPv6 (booted with ipv6.disable=1); EADDRNOTAVAIL: it has,
+/// but no IPv6 address to bind (disabled by sysctl).
+fn has_no_ipv6(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(code) if code == Errno::EAFNOSUPPORT as i32
+            || code == Errno::EADDRNOTAVAIL as i32
+    )
 }
 
 fn listen_on(address: SocketAddr) -> io::Result<TcpListener> {

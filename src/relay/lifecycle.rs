@@ -29,6 +29,7 @@ use crate::relay::close::CloseReason;
 use crate::relay::direction::{Direction, Side};
 use crate::relay::error::{RelayError, Step};
 use crate::relay::hang::{HangClock, HangRule};
+use crate::relay::keepalive::Keepalive;
 use crate::relay::pair::Pair;
 use crate::relay::pump::{pump, Flow};
 use crate::relay::report::PairReport;
@@ -136,8 +137,9 @@ fn get_ready(pair: &Pair, server: &TcpStream, upstream: &Upstream) -> Result<(),
     let client = pair.client();
     // The hang rule's clocks run from now: time spent connecting is `--connect-timeout`'s business.
     pair.clock().progress(pair.clock().now());
-    prepare(client, Side::Client, pair.clock())?;
-    prepare(server, Side::Server, pair.clock())?;
+    let keepalive = upstream.keepalive.as_ref();
+    prepare(client, Side::Client, pair.clock(), keepalive)?;
+    prepare(server, Side::Server, pair.clock(), keepalive)?;
     if upstream.send_proxy.is_none() {
         return Ok(());
     }
@@ -148,10 +150,19 @@ fn get_ready(pair: &Pair, server: &TcpStream, upstream: &Upstream) -> Result<(),
 }
 
 /// TCP_NODELAY so a small write (a keystroke, a request) leaves at once instead of waiting for
-/// Nagle's algorithm; the hang rule's timeouts so no call can block past its deadline.
-fn prepare(socket: &TcpStream, side: Side, clock: &HangClock) -> Result<(), CloseReason> {
+/// Nagle's algorithm; the hang rule's timeouts so no call can block past its deadline; with
+/// `--keepalive`, probes that find a peer gone without a word.
+fn prepare(
+    socket: &TcpStream,
+    side: Side,
+    clock: &HangClock,
+    keepalive: Option<&Keepalive>,
+) -> Result<(), CloseReason> {
     let set = || -> io::Result<()> {
         socket.set_nodelay(true)?;
+        if let Some(keepalive) = keepalive {
+            keepalive.apply(socket)?;
+        }
         socket.set_read_timeout(clock.read_timeout(clock.now()))?;
         socket.set_write_timeout(clock.write_timeout())
     };

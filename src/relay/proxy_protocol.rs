@@ -34,8 +34,9 @@ impl Version {
     }
 }
 
-/// v2's fixed signature: chosen so that no v1 or ordinary protocol can start with it.
-const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
+/// v2's fixed signature: chosen so that no v1 or ordinary protocol can start with it (the reader
+/// in `proxy_header` checks it too).
+pub const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
 /// Version 2 (high nibble), command PROXY (low nibble: the connection is on behalf of a client).
 const V2_PROXY_COMMAND: u8 = 0x21;
 /// Address family and transport: TCP over IPv4 / IPv6, or unspecified.

@@ -3,8 +3,8 @@
 //! A name is resolved when the proxy starts, so a typo is a start-up error (exit 1) rather than a
 //! warning per client, and no pair waits on a DNS server. Each pair then tries the addresses in the
 //! order the resolver gave them, each for at most `--connect-timeout`, and uses the first that
-//! answers. With `--send-proxy`, the new connection begins with a PROXY protocol header naming the
-//! client. Blocking here (`connect`, the header's write) happens on the pair's own thread, never
+//! answers, from the `--source` address if one is given. With `--send-proxy`, the new connection
+//! begins with a PROXY protocol header naming the client. Blocking here (`connect`, the header's write) happens on the pair's own thread, never
 //! the accept loop's.
 
 use std::fmt;
@@ -14,9 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use log::debug;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::StartupError;
 use crate::relay::error::ConnectError;
+use crate::relay::keepalive::Keepalive;
 use crate::relay::proxy_protocol::{self, Version};
 
 /// Where every client is relayed to.
@@ -65,18 +67,16 @@ impl Destination {
         format!("{self} (resolved to {})", resolved.join(", "))
     }
 
-    /// Connect to the first address that answers within `timeout` (`None`: the OS's own limit).
+    /// Connect to the first address that answers within `timeout` (`None`: the OS's own limit),
+    /// from `source` if given.
     pub fn connect(
         &self,
         timeout: Option<Duration>,
+        source: Option<IpAddr>,
     ) -> Result<(TcpStream, SocketAddr), ConnectError> {
         let mut failures = ConnectError::default();
         for &address in &self.addresses {
-            let attempt = match timeout {
-                Some(limit) => TcpStream::connect_timeout(&address, limit),
-                None => TcpStream::connect(address),
-            };
-            match attempt {
+            match connect_one(address, timeout, source) {
                 Ok(stream) => return Ok((stream, address)),
                 Err(e) => {
                     debug!("connect to {address} failed: {e}");
@@ -86,6 +86,61 @@ impl Destination {
         }
         Err(failures)
     }
+}
+
+/// One connection attempt. With a source address the socket is bound to it (port 0: the kernel
+/// picks one) before `connect`, so the destination sees that address; std's `connect` cannot
+/// bind first, hence socket2.
+fn connect_one(
+    address: SocketAddr,
+    timeout: Option<Duration>,
+    source: Option<IpAddr>,
+) -> io::Result<TcpStream> {
+    let Some(source) = source else {
+        return match timeout {
+            Some(limit) => TcpStream::connect_timeout(&address, limit),
+            None => TcpStream::connect(address),
+        };
+    };
+    if source.is_ipv4() != address.is_ipv4() {
+        let why = format!("--source {source} is of the other address family");
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+    }
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    match timeout {
+        Some(limit) => socket.connect_timeout(&address.into(), limit)?,
+        None => socket.connect(&address.into())?,
+    }
+    Ok(socket.into())
+}
+
+/// `--source`: is `source` one of this host's addresses, of a family the destination has? Asked
+/// once at start-up, by binding a throwaway socket to it, so that a typo is one error line
+/// (exit 1) rather than a failed connect for every client.
+pub fn check_source(source: IpAddr, destination: &Destination) -> Result<(), StartupError> {
+    if !destination
+        .addresses
+        .iter()
+        .any(|a| a.is_ipv4() == source.is_ipv4())
+    {
+        return Err(StartupError::SourceFamily {
+            source,
+            destination: destination.describe(),
+        });
+    }
+    let probe = SocketAddr::new(source, 0);
+    Socket::new(
+        Domain::for_address(probe),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .and_then(|socket| socket.bind(&probe.into()))
+    .map_err(|error| StartupError::Source { source, error })
 }
 
 impl fmt::Display for Destination {
@@ -106,11 +161,15 @@ pub struct Upstream {
     pub connect_timeout: Option<Duration>,
     /// `--send-proxy`: the PROXY protocol header to begin each destination connection with.
     pub send_proxy: Option<Version>,
+    /// `--source`: the local address every destination connection is made from.
+    pub source: Option<IpAddr>,
+    /// `--keepalive`: for both of a pair's sockets, set with the others in `lifecycle::prepare`.
+    pub keepalive: Option<Keepalive>,
 }
 
 impl Upstream {
     pub fn connect(&self) -> Result<(TcpStream, SocketAddr), ConnectError> {
-        self.destination.connect(self.connect_timeout)
+        self.destination.connect(self.connect_timeout, self.source)
     }
 
     /// `--send-proxy`: tell the destination who the client is (`client`, which connected to us
@@ -166,10 +225,10 @@ mod tests {
         let live = TcpListener::bind("127.0.0.1:0").unwrap();
         let live_addr = live.local_addr().unwrap();
         let d = Destination::from_addresses("test", 1, vec![dead, live_addr]).unwrap();
-        let (_, used) = d.connect(Some(Duration::from_secs(2))).unwrap();
+        let (_, used) = d.connect(Some(Duration::from_secs(2)), None).unwrap();
         assert_eq!(used, live_addr);
         let only_dead = Destination::from_addresses("test", 1, vec![dead]).unwrap();
-        let err = only_dead.connect(None).unwrap_err();
+        let err = only_dead.connect(None, None).unwrap_err();
         assert!(err.to_string().starts_with(&dead.to_string()), "{err}");
     }
 
@@ -181,6 +240,8 @@ mod tests {
                 .unwrap(),
             connect_timeout: None,
             send_proxy,
+            source: None,
+            keepalive: None,
         };
         let client = "192.0.2.7:5000".parse().unwrap();
         let local = "198.51.100.1:3000".parse().unwrap();

@@ -4,7 +4,10 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 
+use socket2::{Domain, Socket, Type};
+
 use crate::kit::client::{self, ping};
+use crate::kit::process::run_to_exit;
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::{echo, echo_server, serve_at};
 
@@ -60,4 +63,32 @@ fn listening_line_brackets_an_ipv6_destination_once() {
         "{line}"
     );
     assert!(!line.contains("[["), "{line}");
+}
+
+#[test]
+fn a_port_held_ipv6_only_by_another_program_is_a_startup_error_not_an_ipv4_fallback() {
+    // Another program listens on [::]:P for IPv6 alone; IPv4's 0.0.0.0:P is still free, so a
+    // fallback would start, and quietly leave every IPv6 client to the other program.
+    let holder = Socket::new(Domain::IPV6, Type::STREAM, None).expect("socket");
+    holder.set_only_v6(true).expect("IPV6_V6ONLY");
+    holder
+        .bind(&v6_loopback(0).into())
+        .expect("bind [::1]:0 for a free port");
+    drop(holder);
+    let holder = Socket::new(Domain::IPV6, Type::STREAM, None).expect("socket");
+    holder.set_only_v6(true).expect("IPV6_V6ONLY");
+    let any: SocketAddr = "[::]:0".parse().unwrap();
+    holder.bind(&any.into()).expect("bind [::]:0");
+    holder.listen(8).expect("listen");
+    let port = holder.local_addr().unwrap().as_socket().unwrap().port();
+    let destination = echo_server().port().to_string();
+    let exit = run_to_exit(&["127.0.0.1", &destination, &port.to_string()]);
+    assert_eq!(exit.status, Some(1), "{}", exit.stderr);
+    assert!(
+        exit.stderr.contains(&format!(
+            "cannot listen on [::]:{port}: Address already in use"
+        )),
+        "{}",
+        exit.stderr
+    );
 }

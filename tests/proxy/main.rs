@@ -6,6 +6,7 @@
 
 mod kit;
 
+mod back_door;
 mod cli;
 mod drain;
 mod dump;

@@ -1,0 +1,44 @@
+//! Reading a PROXY protocol header (`--accept-proxy`): who the client really is, when a load
+//! balancer in front of us says so. Writing one (`--send-proxy`) is [`super::proxy_protocol`]'s.
+//!
+//! A balancer (HAProxy `send-proxy`, an AWS NLB, ...) begins each connection with one header,
+//! before any of the client's bytes, naming the client and the address it connected to. Which
+//! version it sends is told by the very first byte, as HAProxy's `accept-proxy` tells it:
+//!
+//! - `P`: **v1**, one text line, `PROXY TCP4 192.0.2.7 198.51.100.1 50312 3000\r\n`, at most
+//!   107 bytes with its CRLF ([`v1`]);
+//! - `\r`: **v2**, a 12-byte signature, version and command, family, a 2-byte length, then that
+//!   many bytes of addresses and TLVs ([`v2`]);
+//! - anything else is not a PROXY header, and the client is refused.
+//!
+//! **Never a byte too many.** The bytes after the header are the client's, and belong to the
+//! destination: the reader must leave every one of them in the socket. So it never reads "a
+//! bufferful and sees": [`parse`] says, for what has arrived so far, how many more bytes every
+//! valid header starting this way still needs at least, and [`read_header`] asks the socket for
+//! no more than that. A v1 line therefore comes in mostly one byte per `read` (its end is only
+//! known once the CRLF is there); v2 comes in two reads, its fixed 16 bytes and then exactly the
+//! length they announce.
+//!
+//! **Bounded.** v1 stops at 107 bytes without a CRLF; v2 refuses an announced length above
+//! [`v2::MAX_LENGTH`] before reading it. TLVs (optional extras: TLS details, a cloud's endpoint
+//! id, a checksum) are skipped, after checking that they tile the rest of the header exactly.
+//!
+//! **LOCAL and UNKNOWN.** A v2 `LOCAL` header (a balancer's own health check), a v2 `UNSPEC`
+//! family, and v1 `PROXY UNKNOWN` carry no client: the connection's own addresses are used
+//! ([`ProxyHeader::endpoints_or`]).
+//!
+//! Blocking: only [`read_header`], in `read`, until the deadline it is given; it runs on the
+//! pair's own thread, never the accept loop's, so a slow client delays nobody else.
+//!
+//! `header.rs` holds the types, `parse.rs` tells the versions apart, `v1.rs` and `v2.rs` parse
+//! them, `read.rs` reads one from a socket.
+
+pub mod header;
+pub mod parse;
+pub mod read;
+pub mod v1;
+pub mod v2;
+
+pub use header::{Endpoints, HeaderError, Parsed, ProxyHeader};
+pub use parse::parse;
+pub use read::{read_header, read_with};
