@@ -5,8 +5,9 @@
 //! closes, and accepts the next. Requests that arrive meanwhile wait in the kernel's listen backlog
 //! (std asks for 128): a scrape every few seconds needs no more. A slow or hostile client cannot
 //! hold the thread for long: the request must arrive whole within [`READ_DEADLINE`] and fit in
-//! [`MAX_REQUEST`] bytes, and the answer gets [`WRITE_TIMEOUT`]; so one connection costs the
-//! thread at most about four seconds, and a bigger request is refused with 431 after 8 KiB.
+//! [`MAX_REQUEST`] bytes, the answer gets [`WRITE_TIMEOUT`], and waiting for the client to close
+//! after it at most [`LINGER`]; so one connection costs the thread at most about five seconds, and
+//! a bigger request is refused with 431 after 8 KiB.
 //!
 //! Parsing is `httparse`'s: a request-line and header parser, nothing more (no thread, no pool, no
 //! allocation), so the threads stay ours. `tiny_http` would also parse, but its `Server` starts an
@@ -37,6 +38,9 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Headers a request may have: more is a malformed request here (431).
 const MAX_HEADERS: usize = 32;
+
+/// After answering, how long to wait for the client to close (see [`linger`]).
+const LINGER: Duration = Duration::from_secs(1);
 
 /// Pause after an accept error that is not about one client, as the main accept loop does.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -116,7 +120,25 @@ fn answer(mut stream: TcpStream, route: &dyn Fn(&str) -> Response) -> io::Result
         Request::TooLarge => Response::plain(431, "request too large"),
         Request::TooSlow => Response::plain(408, "request timeout"),
     };
-    write(&mut stream, &response)
+    write(&mut stream, &response)?;
+    linger(&mut stream)
+}
+
+/// Close gently: say we are done writing, then read (and drop) what the client still sends, until
+/// it closes or [`LINGER`] passes. Closing a socket with unread bytes in it sends a reset, which
+/// can destroy our answer before the client reads it (a 431 to a client still sending, say).
+fn linger(stream: &mut TcpStream) -> io::Result<()> {
+    stream.shutdown(std::net::Shutdown::Write)?;
+    stream.set_read_timeout(Some(LINGER))?;
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    while Instant::now() < deadline {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// What the client asked for, as far as this server cares.

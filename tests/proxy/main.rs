@@ -16,6 +16,7 @@ mod isolation;
 mod leaks;
 mod lifecycle;
 mod log_rotation;
+mod metrics;
 mod proxy_protocol;
 mod relay;
 mod resets;
