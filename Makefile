@@ -2,8 +2,8 @@
 # `make test` runs every test.
 #
 # The build needs only a Rust toolchain (cargo, with rustfmt and clippy); crates come from crates.io.
-# The script tests also use telnet, HAProxy, man, systemd-analyze and Prometheus, which `make test` installs from
-# Debian's packages if missing. `make install` also installs the man page, the shell completions
+# The script tests also use telnet, HAProxy, man, systemd-analyze and Prometheus, which `make test`
+# installs from Debian's packages if missing. `make install` also installs the man page, the shell completions
 # (`make docs`) and the systemd units (scripts/systemd/).
 
 CARGO  ?= cargo
