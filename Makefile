@@ -2,8 +2,8 @@
 # `make test` runs every test.
 #
 # The build needs only a Rust toolchain (cargo, with rustfmt and clippy); crates come from crates.io.
-# The script tests also use telnet, HAProxy, man and systemd-analyze, which `make test` installs from
-# Debian's packages if missing. `make install` also installs the man page, the shell completions
+# The script tests also use telnet, HAProxy, man, systemd-analyze and Prometheus, which `make test`
+# installs from Debian's packages if missing. `make install` also installs the man page, the shell completions
 # (`make docs`) and the systemd units (scripts/systemd/).
 
 CARGO  ?= cargo
@@ -41,7 +41,8 @@ test: lint build test-deps
 
 # The lab test runs real telnet, and the PROXY protocol test checks our headers against a real
 # HAProxy (`accept-proxy`); the install test renders the man page with man (man-db), and the unit
-# test runs systemd-analyze (systemd, which also has systemd-socket-activate). Install each (Debian
+# test runs systemd-analyze (systemd, which also has systemd-socket-activate); the metrics tests run
+# promtool and a real prometheus server (both in Debian's prometheus). Install each (Debian
 # packages) so those paths are always tested.
 test-deps:
 	@missing=""; \
@@ -49,6 +50,7 @@ test-deps:
 	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
 	command -v man >/dev/null || missing="$$missing man-db"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	{ command -v promtool >/dev/null && command -v prometheus >/dev/null; } || missing="$$missing prometheus"; \
 	[ -z "$$missing" ] || { \
 	    echo "installing$$missing (Debian packages) for the tests"; \
 	    { apt-get update -qq && apt-get install -y -qq $$missing; } >/dev/null || \

@@ -1,4 +1,5 @@
-//! What the operator sees: the log, the live stats table, and the traffic dump.
+//! What the operator sees: the log, the live stats table, the traffic dump, and the HTTP endpoint
+//! (`--metrics`: `endpoint` routes, `http` serves, `metrics` and `exposition` write the numbers).
 //!
 //! Everything here reads what the other rooms already keep — the pumps' activity records, the
 //! relay's counters, the table of live pairs — and turns it into lines for people. None of it is
@@ -7,6 +8,10 @@
 //! This room may use the relay and the front door; neither uses it.
 
 pub mod dump;
+pub mod endpoint;
+pub mod exposition;
+pub mod http;
 pub mod log_lines;
 pub mod logging;
+pub mod metrics;
 pub mod stats;

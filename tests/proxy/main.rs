@@ -18,6 +18,7 @@ mod leaks;
 mod lifecycle;
 mod log_rotation;
 mod machine_log;
+mod metrics;
 mod proxy_protocol;
 mod relay;
 mod resets;
