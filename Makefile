@@ -62,9 +62,12 @@ BENCH_ARGS ?=
 bench: build
 	scripts/bench.sh $(BENCH_ARGS)
 
-# The peers `make bench BENCH_ARGS=--peers` compares with (Debian packages; not needed otherwise).
+# What `make bench BENCH_ARGS=--peers` compares with (Debian packages; not needed otherwise): the
+# peer proxies, and the real clients with their servers (redis-benchmark against redis-server, wrk
+# against nginx). The bench starts each itself on loopback; none is enabled as a service.
 bench-deps:
-	apt-get update -qq && apt-get install -y -qq socat haproxy nginx libnginx-mod-stream >/dev/null
+	apt-get update -qq && apt-get install -y -qq socat haproxy nginx libnginx-mod-stream rinetd \
+	    redis-server redis-tools wrk >/dev/null
 
 # Ten minutes of mixed load with random faults against the release build; one summary line.
 # Not part of `make test`. `make soak SOAK_SECONDS=60` for a shorter run.

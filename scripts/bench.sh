@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: measure tcpproxy against a direct loopback connection (and, with --peers, socat,
-# HAProxy and nginx's stream proxy, those installed: `make bench-deps`), and print a markdown table
-# headed by the date and the machine.
+# HAProxy, nginx's stream proxy and rinetd, those installed: `make bench-deps`; then redis-benchmark
+# and wrk through each), and print markdown tables headed by the date and the machine.
 #
 # Usage: scripts/bench.sh [--quick] [--rounds N] [--peers]
 #   default: 3 interleaved rounds, under 5 minutes; --quick: 1 short round, under a minute

@@ -9,25 +9,37 @@
 //! Usage: bench [--quick] [--rounds N] [--peers] [--proxy PATH] [--scale N]
 //!
 //! This file owns the command line and the run: start the targets, measure each round after round,
-//! print the table. `target` starts and stops what is measured through, `peers` the other proxies,
-//! `workloads` the backend and the load, `measure` one target's figures (and `--scale`), `usage`
-//! a process's RSS and threads, `table` the output.
+//! print the table; with `--peers`, then the real clients' table. `target` starts and stops what
+//! is measured through, `peers` the proxies, `workloads` the echo backend and the blocking load,
+//! `pingers` the epoll load of many slow pingers, `measure` one target's figures (and `--scale`),
+//! `counters` and `perf` what a workload cost the proxy, `usage` a process's RSS and threads,
+//! `table` the output; `clients` runs redis-benchmark and wrk against the servers `origins`
+//! starts; `command` runs outside programs with a time limit, in `scratch`'s directory.
 
+mod clients;
+mod command;
+mod counters;
+mod echo_loop;
 mod measure;
+mod origins;
 mod peers;
+mod perf;
+mod pingers;
+mod scratch;
 mod table;
 mod target;
 mod usage;
 mod workloads;
 
 use std::io;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 
 use measure::Figures;
-use target::{start_proxy, Target};
+use scratch::Scratch;
+use target::Target;
 
 /// Measure tcpproxy against a direct loopback connection.
 #[derive(Parser)]
@@ -43,7 +55,8 @@ struct Options {
     /// threads, then the p99 of 1,000 pingers among them
     #[arg(long, value_name = "N")]
     scale: Option<usize>,
-    /// Also measure socat, HAProxy and nginx (stream), those that are installed
+    /// Also measure socat, HAProxy, nginx (stream) and rinetd, those that are installed; then
+    /// redis-benchmark and wrk through each, against redis-server and nginx
     #[arg(long)]
     peers: bool,
     /// The tcpproxy binary to measure
@@ -87,52 +100,16 @@ fn run(options: &Options) -> io::Result<()> {
         }
     };
     let rounds = options.rounds.unwrap_or(if options.quick { 1 } else { 3 });
+    let scratch = Scratch::new()?;
     let backend = workloads::start_backend()?;
+    let proxies = peers::proxies(&options.proxy, options.peers);
     let mut targets = vec![Target {
         name: "direct".into(),
         addr: backend,
         process: None,
     }];
-    targets.push(start_proxy(
-        "tcpproxy",
-        Command::new(&options.proxy),
-        backend,
-        |port, backend| {
-            vec![
-                "-q".into(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "127.0.0.1".into(),
-                backend.to_string(),
-                port.to_string(),
-            ]
-        },
-    )?);
-    targets.push(start_proxy(
-        "tcpproxy splice",
-        Command::new(&options.proxy),
-        backend,
-        |port, backend| {
-            // 4,000 pairs' sockets leave the 20,000-descriptor limit room for ~6,000 pipes.
-            let mut args = vec![
-                "--copy-mode".into(),
-                "splice".into(),
-                "--max-connections".into(),
-                "4000".into(),
-            ];
-            args.extend([
-                "-q".into(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "127.0.0.1".into(),
-            ]);
-            args.extend([backend.to_string(), port.to_string()]);
-            args
-        },
-    )?);
-    let scratch = peers::Scratch::new()?;
-    if options.peers {
-        targets.extend(peers::start_all(backend, &scratch)?);
+    for proxy in &proxies {
+        targets.push(proxy.start(backend, &scratch)?);
     }
     if let Some(pairs) = options.scale {
         return measure::scale(&targets[1], pairs, &lengths);
@@ -141,9 +118,13 @@ fn run(options: &Options) -> io::Result<()> {
     for round in 1..=rounds {
         for (i, target) in targets.iter().enumerate() {
             eprintln!("bench: round {round}/{rounds}: {}", target.name);
-            results[i].push(measure::measure(target, &lengths)?);
+            results[i].push(measure::measure(target, &lengths, &scratch)?);
         }
     }
     table::print_table(&targets, &results, rounds);
+    drop(targets); // stopped by pid before the real clients start their own
+    if options.peers {
+        clients::run(&proxies, &scratch, rounds, options.quick)?;
+    }
     Ok(())
 }

@@ -1,17 +1,22 @@
-//! One target's figures: the workloads run through it, their percentiles, and what an idle pair
-//! costs the process behind it; and `--scale`, which holds many idle pairs at once instead.
+//! One target's figures: the workloads run through it, their percentiles, what they cost the
+//! process behind it (CPU, context switches, syscalls), and what an idle pair costs it; and
+//! `--scale`, which holds many idle pairs at once instead.
 
 use std::io;
 use std::net::SocketAddr;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use crate::counters;
+use crate::pingers::slow_pingers;
+use crate::scratch::Scratch;
 use crate::target::Target;
-use crate::usage::{process_usage, settled_usage};
+use crate::usage::{process_usage, settled_usage, tree};
 use crate::workloads;
 use crate::Lengths;
 
-/// The figures of one target in one round.
+/// The figures of one target in one round. `None`: not measured (direct has no process; perf
+/// may be missing).
 #[derive(Default, Clone)]
 pub(crate) struct Figures {
     pub(crate) upload_gbps: f64,
@@ -20,25 +25,54 @@ pub(crate) struct Figures {
     pub(crate) connections_per_s: f64,
     pub(crate) connection_p50_us: f64,
     pub(crate) connection_p99_us: f64,
+    pub(crate) connection_cpu_us: Option<f64>,
+    pub(crate) connection_switches: Option<f64>,
+    pub(crate) connection_leader_switches: Option<f64>,
+    pub(crate) connection_perf_switches: Option<f64>,
+    pub(crate) connection_syscalls: Option<f64>,
     pub(crate) rtt_p50_us: f64,
     pub(crate) rtt_p99_us: f64,
     pub(crate) rtt_p999_us: f64,
     pub(crate) pingers_1000_p99_ms: f64,
+    pub(crate) pingers_4000_rate: f64,
     pub(crate) pingers_4000_p99_ms: f64,
+    pub(crate) pingers_4000_cpu_percent: Option<f64>,
     pub(crate) rss_per_idle_pair_kib: Option<f64>,
     pub(crate) threads_per_idle_pair: Option<f64>,
 }
 
 /// Every workload through `target`, one after another.
-pub(crate) fn measure(target: &Target, lengths: &Lengths) -> io::Result<Figures> {
+pub(crate) fn measure(
+    target: &Target,
+    lengths: &Lengths,
+    scratch: &Scratch,
+) -> io::Result<Figures> {
     let addr = target.addr;
+    let pid = target.process.as_ref().map(Child::id);
     let mut figures = Figures {
         upload_gbps: workloads::throughput(addr, b'U', 1, lengths.stream)?,
         download_gbps: workloads::throughput(addr, b'D', 1, lengths.stream)?,
         eight_streams_gbps: workloads::throughput(addr, b'U', 8, lengths.stream)?,
         ..Figures::default()
     };
+    let before = pid.map(counters::read);
     let (rate, mut times) = workloads::short_connections(addr, 8, lengths.connections)?;
+    if let (Some(pid), Some(before)) = (pid, before) {
+        let spent = before.spent_until(counters::read(pid));
+        let per = |x: f64| x / times.len().max(1) as f64;
+        figures.connection_cpu_us = Some(per(spent.cpu_seconds * 1e6));
+        figures.connection_switches = Some(per(spent.context_switches as f64));
+        figures.connection_leader_switches = Some(per(spent.leader_switches as f64));
+        // A second pass counted by perf, whose tracepoint slows the proxy: its rate is not kept.
+        if let Some(perf) = crate::perf::attach(&tree(pid), scratch.path()) {
+            let (_, counted) = workloads::short_connections(addr, 8, lengths.connections)?;
+            if let Some(counts) = perf.finish() {
+                let per = |x: u64| x as f64 / counted.len().max(1) as f64;
+                figures.connection_perf_switches = Some(per(counts.context_switches));
+                figures.connection_syscalls = Some(per(counts.syscalls));
+            }
+        }
+    }
     figures.connections_per_s = rate;
     figures.connection_p50_us = percentile(&mut times, 50.0).as_secs_f64() * 1e6;
     figures.connection_p99_us = percentile(&mut times, 99.0).as_secs_f64() * 1e6;
@@ -46,27 +80,52 @@ pub(crate) fn measure(target: &Target, lengths: &Lengths) -> io::Result<Figures>
     figures.rtt_p50_us = percentile(&mut rtts, 50.0).as_secs_f64() * 1e6;
     figures.rtt_p99_us = percentile(&mut rtts, 99.0).as_secs_f64() * 1e6;
     figures.rtt_p999_us = percentile(&mut rtts, 99.9).as_secs_f64() * 1e6;
-    let interval = Duration::from_millis(100);
-    for (pingers, slot) in [
-        (1000, &mut figures.pingers_1000_p99_ms),
-        (4000, &mut figures.pingers_4000_p99_ms),
-    ] {
-        let mut rtts = workloads::slow_pingers(addr, pingers, interval, lengths.pingers)?;
-        *slot = percentile(&mut rtts, 99.0).as_secs_f64() * 1e3;
-    }
-    if let Some(child) = &target.process {
-        let (rss, threads) = idle_pair_cost(addr, child.id())?;
+    figures.pingers_1000_p99_ms = pingers(addr, 1000, pid, lengths)?.0;
+    let (p99, rate, cpu) = pingers(addr, 4000, pid, lengths)?;
+    figures.pingers_4000_p99_ms = p99;
+    figures.pingers_4000_rate = rate;
+    figures.pingers_4000_cpu_percent = cpu;
+    if let Some(pid) = pid {
+        let (rss, threads) = idle_pair_cost(addr, pid)?;
         figures.rss_per_idle_pair_kib = Some(rss);
         figures.threads_per_idle_pair = Some(threads);
     }
     Ok(figures)
 }
 
+/// `count` pingers every 100 ms through `addr`: their p99 (ms), the answered pings per second,
+/// and the CPU the process `pid` spent meanwhile (% of one core).
+fn pingers(
+    addr: SocketAddr,
+    count: usize,
+    pid: Option<u32>,
+    lengths: &Lengths,
+) -> io::Result<(f64, f64, Option<f64>)> {
+    // Established end to end (one echo each) before the clock starts: a proxy still accepting and
+    // spawning would otherwise show up as latency.
+    let streams = workloads::idle_connections(addr, count, b'P')?;
+    let before = pid.map(counters::read).unwrap_or_default();
+    let began = Instant::now();
+    let mut run = slow_pingers(streams, Duration::from_millis(100), lengths.pingers)?;
+    let elapsed = began.elapsed().as_secs_f64();
+    let cpu = pid.map(|pid| before.spent_until(counters::read(pid)).cpu_seconds / elapsed * 100.0);
+    if run.lost > 0 || run.skipped > 0 {
+        eprintln!(
+            "bench: {count} pingers via {addr}: {} turns skipped (the previous ping unanswered), \
+             {} pings unanswered 1 s after the end",
+            run.skipped, run.lost
+        );
+    }
+    let rate = run.rtts.len() as f64 / lengths.pingers.as_secs_f64();
+    let p99 = percentile(&mut run.rtts, 99.0).as_secs_f64() * 1e3;
+    Ok((p99, rate, cpu))
+}
+
 /// RSS (KiB) and threads each idle pair adds to process `pid`, over 1,000 idle pairs.
 fn idle_pair_cost(addr: SocketAddr, pid: u32) -> io::Result<(f64, f64)> {
     const PAIRS: usize = 1000;
     let before = settled_usage(pid);
-    let idle = workloads::idle_connections(addr, PAIRS)?;
+    let idle = workloads::idle_connections(addr, PAIRS, b'E')?;
     let during = process_usage(pid);
     drop(idle);
     let per_pair = |a: u64, b: u64| b.saturating_sub(a) as f64 / PAIRS as f64;
@@ -79,7 +138,7 @@ pub(crate) fn scale(proxy: &Target, pairs: usize, lengths: &Lengths) -> io::Resu
     let pid = proxy.process.as_ref().map_or(0, Child::id);
     let before = settled_usage(pid);
     let started = Instant::now();
-    let idle = workloads::idle_connections(proxy.addr, pairs)?;
+    let idle = workloads::idle_connections(proxy.addr, pairs, b'E')?;
     let opened = started.elapsed();
     let during = process_usage(pid);
     let mappings = |pid: u32| {
@@ -87,13 +146,7 @@ pub(crate) fn scale(proxy: &Target, pairs: usize, lengths: &Lengths) -> io::Resu
         maps.lines().count()
     };
     let mappings_during = mappings(pid);
-    let mut rtts = workloads::slow_pingers(
-        proxy.addr,
-        1000,
-        Duration::from_millis(100),
-        lengths.pingers,
-    )?;
-    let p99 = percentile(&mut rtts, 99.0).as_secs_f64() * 1e3;
+    let (p99, ..) = pingers(proxy.addr, 1000, None, lengths)?;
     drop(idle);
     println!(
         "scale: {pairs} idle pairs through tcpproxy (opened in {:.1} s): RSS {} -> {} KiB \

@@ -1,80 +1,117 @@
-//! The peers `--peers` measures beside tcpproxy, when installed: socat, HAProxy (TCP mode) and
-//! nginx (stream module). Each is started on its own loopback port in front of the same backend,
-//! with a configuration written to a scratch directory, and stopped by pid when the run ends.
+//! The proxies a run measures: tcpproxy (copy and splice) and, with `--peers`, those of socat,
+//! HAProxy (TCP mode), nginx (stream module) and rinetd that are installed. Each can be started on
+//! its own loopback port in front of any backend (the echo backend, redis-server, nginx's HTTP
+//! origin), with its configuration written to the scratch directory; dropping the `Target` stops
+//! it by pid.
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::command::installed;
+use crate::scratch::Scratch;
 use crate::target::{start_proxy, Target};
 
-/// A scratch directory for the peers' configuration files, removed on drop.
-pub struct Scratch(PathBuf);
+/// One kind of proxy, and the program that runs it.
+pub(crate) enum Proxy {
+    Tcpproxy { program: PathBuf, splice: bool },
+    Socat(PathBuf),
+    Haproxy(PathBuf),
+    Nginx(PathBuf),
+    Rinetd(PathBuf),
+}
 
-impl Scratch {
-    pub fn new() -> io::Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("tcpproxy-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
+/// tcpproxy with copy and splice, then (with `peers`) every installed peer.
+pub(crate) fn proxies(tcpproxy: &str, peers: bool) -> Vec<Proxy> {
+    let program = PathBuf::from(tcpproxy);
+    let mut all = vec![
+        Proxy::Tcpproxy {
+            program: program.clone(),
+            splice: false,
+        },
+        Proxy::Tcpproxy {
+            program,
+            splice: true,
+        },
+    ];
+    if peers {
+        all.extend(installed("socat").map(Proxy::Socat));
+        all.extend(installed("haproxy").map(Proxy::Haproxy));
+        all.extend(installed("nginx").map(Proxy::Nginx));
+        all.extend(installed("rinetd").map(Proxy::Rinetd));
     }
+    all
+}
 
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        if let Err(e) = std::fs::write(&path, contents) {
-            eprintln!("bench: cannot write {}: {e}", path.display());
+impl Proxy {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Proxy::Tcpproxy { splice: false, .. } => "tcpproxy",
+            Proxy::Tcpproxy { splice: true, .. } => "tcpproxy splice",
+            Proxy::Socat(_) => "socat",
+            Proxy::Haproxy(_) => "HAProxy",
+            Proxy::Nginx(_) => "nginx",
+            Proxy::Rinetd(_) => "rinetd",
         }
-        path
     }
-}
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    /// Start this proxy on a free loopback port in front of `backend`.
+    pub(crate) fn start(&self, backend: SocketAddr, scratch: &Scratch) -> io::Result<Target> {
+        let program = match self {
+            Proxy::Tcpproxy { program, .. } => program,
+            Proxy::Socat(program)
+            | Proxy::Haproxy(program)
+            | Proxy::Nginx(program)
+            | Proxy::Rinetd(program) => program,
+        };
+        start_proxy(
+            self.name(),
+            Command::new(program),
+            backend,
+            |port, backend| self.arguments(port, backend, scratch),
+        )
     }
-}
 
-/// Every installed peer, started.
-pub fn start_all(backend: SocketAddr, scratch: &Scratch) -> io::Result<Vec<Target>> {
-    let mut peers = Vec::new();
-    if installed("socat").is_some() {
-        peers.push(start_proxy(
-            "socat",
-            Command::new("socat"),
-            backend,
-            |port, backend| {
-                vec![
-                    format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,backlog=4096"),
-                    format!("TCP:127.0.0.1:{backend}"),
-                ]
-            },
-        )?);
-    }
-    if let Some(haproxy) = installed("haproxy") {
-        peers.push(start_proxy(
-            "HAProxy",
-            Command::new(haproxy),
-            backend,
-            |port, backend| {
-                let config = scratch.write("haproxy.cfg", &haproxy_config(port, backend));
+    /// The command line that makes this proxy listen on `port` and forward to `backend`,
+    /// writing its configuration file first where it needs one.
+    fn arguments(&self, port: u16, backend: u16, scratch: &Scratch) -> io::Result<Vec<String>> {
+        Ok(match self {
+            Proxy::Tcpproxy { splice, .. } => tcpproxy_args(*splice, port, backend),
+            Proxy::Socat(_) => vec![
+                format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,backlog=4096"),
+                format!("TCP:127.0.0.1:{backend}"),
+            ],
+            Proxy::Haproxy(_) => {
+                let file = format!("haproxy-{port}.cfg");
+                let config = scratch.write(&file, &haproxy_config(port, backend))?;
                 vec!["-db".into(), "-q".into(), "-f".into(), path_arg(&config)]
-            },
-        )?);
-    }
-    let stream_module = Path::new("/usr/lib/nginx/modules/ngx_stream_module.so");
-    if let Some(nginx) = installed("nginx") {
-        peers.push(start_proxy(
-            "nginx",
-            Command::new(nginx),
-            backend,
-            |port, backend| {
-                let config = nginx_config(port, backend, &scratch.0, stream_module);
-                let config = scratch.write("nginx.conf", &config);
+            }
+            Proxy::Nginx(_) => {
+                let config = nginx_config(port, backend, scratch.path());
+                let config = scratch.write(&format!("nginx-{port}.conf"), &config)?;
                 vec!["-c".into(), path_arg(&config), "-e".into(), "stderr".into()]
-            },
-        )?);
+            }
+            Proxy::Rinetd(_) => {
+                // rinetd 0.73: one forwarding rule per line, no log file unless one is named.
+                let rule = format!("127.0.0.1 {port} 127.0.0.1 {backend}\n");
+                let config = scratch.write(&format!("rinetd-{port}.conf"), &rule)?;
+                vec!["-f".into(), "-c".into(), path_arg(&config)]
+            }
+        })
     }
-    Ok(peers)
+}
+
+/// tcpproxy quiet, on loopback; splice also caps its pairs: 4,000 pairs' sockets leave the
+/// 20,000-descriptor limit room for ~6,000 pipes.
+fn tcpproxy_args(splice: bool, port: u16, backend: u16) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    if splice {
+        args.extend(["--copy-mode", "splice", "--max-connections", "4000"].map(String::from));
+    }
+    args.extend(["-q", "--bind", "127.0.0.1", "127.0.0.1"].map(String::from));
+    args.extend([backend.to_string(), port.to_string()]);
+    args
 }
 
 /// HAProxy 2.x in TCP mode, as its documentation sets it up; threads = cores.
@@ -88,37 +125,28 @@ fn haproxy_config(port: u16, backend: u16) -> String {
 }
 
 /// nginx's stream proxy, one worker per core, in the foreground.
-fn nginx_config(port: u16, backend: u16, dir: &Path, module: &Path) -> String {
-    let load = if module.exists() {
-        format!("load_module {};\n", module.display())
-    } else {
-        String::new() // built in
-    };
+fn nginx_config(port: u16, backend: u16, dir: &Path) -> String {
     format!(
         "{load}daemon off;\nworker_processes auto;\nworker_rlimit_nofile 20000;\n\
-         pid {dir}/nginx.pid;\nerror_log stderr;\n\
+         pid {dir}/nginx-{port}.pid;\nerror_log stderr;\n\
          events {{ worker_connections 20000; }}\n\
          stream {{ server {{ listen 127.0.0.1:{port} backlog=4096; proxy_pass 127.0.0.1:{backend}; }} }}\n",
+        load = nginx_module("ngx_stream_module.so"),
         dir = dir.display()
     )
 }
 
-fn path_arg(path: &Path) -> String {
-    path.display().to_string()
+/// Debian builds nginx's stream module as a dynamic module: a `load_module` line for `file` if it
+/// is there, nothing if the module is built in.
+pub(crate) fn nginx_module(file: &str) -> String {
+    let module = Path::new("/usr/lib/nginx/modules").join(file);
+    if module.exists() {
+        format!("load_module {};\n", module.display())
+    } else {
+        String::new()
+    }
 }
 
-/// The program's path, if it is installed (also in sbin, which a user's PATH may lack).
-fn installed(program: &str) -> Option<PathBuf> {
-    let output = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .ok()?;
-    if output.status.success() {
-        let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        return Some(PathBuf::from(path));
-    }
-    ["/usr/sbin", "/usr/local/sbin"]
-        .iter()
-        .map(|dir| Path::new(dir).join(program))
-        .find(|path| path.exists())
+pub(crate) fn path_arg(path: &Path) -> String {
+    path.display().to_string()
 }

@@ -1,6 +1,6 @@
 //! The targets a run measures through: a name, a loopback address, and the process behind it
-//! (none for the direct connection). `start_proxy` starts one and waits until it accepts; dropping
-//! it stops that process by pid, SIGTERM first.
+//! (none for the direct connection). `start_proxy` starts one (`start_listening` any server) and
+//! waits until it accepts; dropping it stops that process by pid, SIGTERM first.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -40,14 +40,24 @@ impl Drop for Target {
 /// Start a proxy on a free loopback port in front of `backend`, and wait until it accepts.
 pub(crate) fn start_proxy(
     name: &str,
-    mut command: Command,
+    command: Command,
     backend: SocketAddr,
-    arguments: impl Fn(u16, u16) -> Vec<String>,
+    arguments: impl Fn(u16, u16) -> io::Result<Vec<String>>,
+) -> io::Result<Target> {
+    start_listening(name, command, |port| arguments(port, backend.port()))
+}
+
+/// Start a server or proxy on a free loopback port (`arguments` get the port), and wait until it
+/// accepts.
+pub(crate) fn start_listening(
+    name: &str,
+    mut command: Command,
+    arguments: impl FnOnce(u16) -> io::Result<Vec<String>>,
 ) -> io::Result<Target> {
     // A port the kernel just gave us and we let go: peers cannot take port 0 and say which they got.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = command
-        .args(arguments(port, backend.port()))
+        .args(arguments(port)?)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -34,8 +34,17 @@ pub(crate) fn process_usage(pid: u32) -> (u64, u64) {
     (rss, threads)
 }
 
+/// `pid` and all its descendants.
+pub(crate) fn tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    for child in children(pid) {
+        all.extend(tree(child));
+    }
+    all
+}
+
 /// The children of every thread of `pid`.
-fn children(pid: u32) -> Vec<u32> {
+pub(crate) fn children(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };

@@ -1,19 +1,22 @@
 //! The workloads `make bench` measures, each against one target address (the backend directly, or
-//! a proxy in front of it), plus the backend they all talk to.
+//! a proxy in front of it), plus the backend they all talk to. The many-pinger workload, which
+//! needs an event loop, is `pingers`'.
 //!
 //! The backend is one loopback listener inside this process. The first byte of each connection
 //! picks its job: `U` read and discard (upload), `D` write until the client leaves (download), `E`
-//! echo. Everything is blocking and thread-per-connection, like the proxy under test: the point is
-//! to load the proxy, not to be clever here.
+//! echo, `P` echo for the many pingers (in `echo_loop`'s one epoll thread). Everything else is
+//! blocking and thread-per-connection, like the proxy under test: the point is to load the proxy,
+//! not to be clever here.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
+
+use crate::echo_loop::EchoLoop;
 use std::time::{Duration, Instant};
 
-/// Stack for the many small threads of the pinger workloads (the 2 MiB default is far more).
+/// Stack for the backend's many small threads (the 2 MiB default is far more).
 const SMALL_STACK: usize = 128 * 1024;
 
 /// Bytes per write or read in the throughput workloads.
@@ -28,20 +31,26 @@ pub fn start_backend() -> io::Result<SocketAddr> {
     socket.listen(4096)?; // bursts of thousands of pingers must not overflow the accept queue
     let listener: TcpListener = socket.into();
     let addr = listener.local_addr()?;
+    let echo_loop = Arc::new(EchoLoop::start()?);
     thread::spawn(move || {
         for stream in listener.incoming().map_while(Result::ok) {
+            let echo_loop = Arc::clone(&echo_loop);
             let _ = thread::Builder::new()
                 .stack_size(SMALL_STACK)
-                .spawn(move || serve(stream));
+                .spawn(move || serve(stream, &echo_loop));
         }
     });
     Ok(addr)
 }
 
-fn serve(mut stream: TcpStream) {
+fn serve(mut stream: TcpStream, echo_loop: &EchoLoop) {
     let _ = stream.set_nodelay(true);
     let mut mode = [0u8; 1];
     if stream.read_exact(&mut mode).is_err() {
+        return;
+    }
+    if mode[0] == b'P' {
+        let _ = echo_loop.add(stream);
         return;
     }
     let mut buffer = vec![0u8; CHUNK];
@@ -159,64 +168,11 @@ pub fn short_connections(
     Ok((all.len() as f64 / duration.as_secs_f64(), all))
 }
 
-/// `pingers` connections, each sending a 64-byte ping every `interval` for `duration`: all RTTs.
-pub fn slow_pingers(
-    target: SocketAddr,
-    pingers: usize,
-    interval: Duration,
-    duration: Duration,
-) -> io::Result<Vec<Duration>> {
-    // Established end to end (one echo each) before the clock starts: a proxy still accepting and
-    // spawning would otherwise show up as latency.
-    let streams = idle_connections(target, pingers)?;
-    let failed = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = streams
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut stream)| {
-            let failed = Arc::clone(&failed);
-            // Spread the pingers evenly over one interval, so they do not all fire at once.
-            let offset = interval.mul_f64(i as f64 / pingers as f64);
-            thread::Builder::new()
-                .stack_size(SMALL_STACK)
-                .spawn(move || {
-                    let message = [b's'; 64];
-                    let began = Instant::now() + offset;
-                    let mut times = Vec::new();
-                    let mut next = began;
-                    while next < began + duration {
-                        thread::sleep(next.saturating_duration_since(Instant::now())); // pacing
-                        match ping(&mut stream, &message) {
-                            Ok(rtt) => times.push(rtt),
-                            Err(_) => {
-                                failed.store(true, Ordering::Relaxed);
-                                break;
-                            }
-                        }
-                        next += interval;
-                    }
-                    times
-                })
-        })
-        .collect::<io::Result<_>>()?;
-    let mut all = Vec::new();
-    for worker in workers {
-        all.extend(
-            worker
-                .join()
-                .map_err(|_| io::Error::other("pinger panicked"))?,
-        );
-    }
-    if failed.load(Ordering::Relaxed) {
-        return Err(io::Error::other("a pinger's connection failed"));
-    }
-    Ok(all)
-}
-
-/// Open `count` idle connections through `target` and keep them until the returned value drops.
-pub fn idle_connections(target: SocketAddr, count: usize) -> io::Result<Vec<TcpStream>> {
+/// Open `count` idle echo connections (`mode` `E`, or `P` for the epoll echo) through `target` and
+/// keep them until the returned value drops.
+pub fn idle_connections(target: SocketAddr, count: usize, mode: u8) -> io::Result<Vec<TcpStream>> {
     let mut streams: Vec<TcpStream> = (0..count)
-        .map(|_| connect(target, b'E'))
+        .map(|_| connect(target, mode))
         .collect::<io::Result<_>>()?;
     // One echo each proves every pair is established end to end before anyone measures it.
     let message = [b'i'; 64];
