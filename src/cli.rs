@@ -86,6 +86,22 @@ pub struct Options {
     #[arg(long, value_name = "CIDR")]
     pub allow: Vec<Cidr>,
 
+    /// Clients in this network may not connect, even if --allow lists them (repeatable)
+    #[arg(long, value_name = "CIDR")]
+    pub deny: Vec<Cidr>,
+
+    /// Live pairs per client address (IPv6: per /64); a client over it is closed at once
+    /// [default: no limit but --max-connections]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_client: Option<u32>,
+
+    /// Every client must begin with a PROXY protocol header (v1 or v2, as a load balancer such as
+    /// HAProxy or an AWS NLB sends): the client it names is the one logged, checked against
+    /// --allow, --deny and --max-per-client, and passed on by --send-proxy. A client without a
+    /// valid header within --connect-timeout is closed
+    #[arg(long)]
+    pub accept_proxy: bool,
+
     /// More log: -v adds pair open events (debug), -vv every read and write (trace)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,

@@ -23,8 +23,10 @@ use log::{info, Level};
 use crate::cli::Options;
 use crate::error::StartupError;
 use crate::events::{self, Importance, LogFormat};
-use crate::front_door::accept::{serve, Door, DoorCounts};
+use crate::front_door::accept::{serve, Door};
 use crate::front_door::allow::AllowList;
+use crate::front_door::gate::DoorCounts;
+use crate::front_door::gate::{Gate, Refusal, Rules};
 use crate::front_door::limits;
 use crate::front_door::listener;
 use crate::front_door::live::LivePairs;
@@ -33,6 +35,7 @@ use crate::front_door::stop::Stop;
 use crate::front_door::systemd;
 use crate::operator::metrics::Metrics;
 use crate::operator::{dump, endpoint, logging, stats};
+use crate::relay::admission::AcceptProxy;
 use crate::relay::buffer::BufferPool;
 use crate::relay::channel::{self, CopyMode, PipeBudget};
 use crate::relay::hang::HangRule;
@@ -99,11 +102,23 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     };
     let rule = HangRule::new(options.timeout, options.idle_timeout());
     let copy_mode = choose_copy_mode(options, max_connections, open_files)?;
-    let relay = Relay::new(upstream, rule, copy_mode);
-    let door = Door {
+    let counts = Arc::new(DoorCounts::default());
+    let rules = Rules {
         allow: AllowList::new(options.allow.clone()),
+        deny: AllowList::new(options.deny.clone()),
+        max_per_client: options.max_per_client,
+    };
+    let gate = Gate::new(rules, Arc::clone(&counts));
+    let accept_proxy = options.accept_proxy.then(|| AcceptProxy {
+        admission: Arc::new(Arc::clone(&gate)),
+        header_timeout: header_timeout(options),
+    });
+    let relay = Relay::new(upstream, rule, copy_mode, accept_proxy);
+    let door = Door {
+        gate,
+        accept_proxy: options.accept_proxy,
         max_connections,
-        counts: Arc::new(DoorCounts::default()),
+        counts,
     };
     let live = LivePairs::default();
     let stop = Arc::new(Stop::new(listening));
@@ -142,6 +157,15 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// `--accept-proxy`: a client has `--connect-timeout` to send its header (a balancer sends it at
+/// once); with that limit off, the hang timeout, and with both off, the lab's 10 s.
+fn header_timeout(options: &Options) -> Duration {
+    [options.connect_timeout, options.timeout]
+        .into_iter()
+        .find(|limit| !limit.is_zero())
+        .unwrap_or(Duration::from_secs(10))
+}
+
 /// The socket systemd passed us, or one of our own on `--bind` and the listen port; and, for the
 /// listening line, where it came from.
 fn listen(options: &Options) -> Result<(TcpListener, String), StartupError> {
@@ -177,10 +201,23 @@ fn serve_until_stopped(
         dump.flush(Instant::now() + DUMP_FLUSH_GRACE);
     }
     let totals = relay.totals();
-    let text = format!("summary: {totals}; {stopped}");
+    let refused = |why| door.counts.refused_by(why);
+    let text = format!(
+        "summary: {totals}; refused {} by --allow, {} by --deny, {} over --max-per-client; \
+         {stopped}",
+        refused(Refusal::NotAllowed),
+        refused(Refusal::Denied),
+        refused(Refusal::OverClientLimit),
+    );
     events::emit(Level::Info, Importance::Always, "summary", text, |out| {
         let (up, down) = totals.bytes();
-        out.u64("pairs_served", totals.pairs_served())
+        out.u64("refused_by_allow", refused(Refusal::NotAllowed))
+            .u64("refused_by_deny", refused(Refusal::Denied))
+            .u64(
+                "refused_over_client_limit",
+                refused(Refusal::OverClientLimit),
+            )
+            .u64("pairs_served", totals.pairs_served())
             .u64("pairs_reached", totals.pairs_reached())
             .u64("pairs_not_reached", totals.pairs_not_reached())
             .u64("bytes_up", up)

@@ -11,17 +11,15 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use log::{debug, warn};
 
-use crate::front_door::allow::AllowList;
+use crate::front_door::gate::{DoorCounts, Gate};
 use crate::front_door::live::LivePairs;
 use crate::front_door::ratelimit::RateLimit;
-use crate::front_door::refusal_log::RefusalLog;
 use crate::front_door::stop::Stop;
 use crate::relay::Relay;
 
@@ -34,36 +32,18 @@ const LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Who may come in, and how many at once.
 pub struct Door {
-    pub allow: AllowList,
+    pub gate: Arc<Gate>,
+    /// `--accept-proxy`: the client is named by its PROXY header, which the pair's own thread
+    /// reads and then asks the gate about; the accept loop lets every client through to it.
+    pub accept_proxy: bool,
     pub max_connections: usize,
     /// What the door counted, for the stats table and the metrics.
     pub counts: Arc<DoorCounts>,
 }
 
-/// What the door counted: clients turned away, by cause, and accepts that failed. Relaxed
-/// atomics: reported, never used to decide anything.
-#[derive(Debug, Default)]
-pub struct DoorCounts {
-    by_allow: AtomicU64,
-    accept_errors: AtomicU64,
-}
-
-impl DoorCounts {
-    /// Clients refused because `--allow` does not list them.
-    pub fn by_allow(&self) -> u64 {
-        self.by_allow.load(Ordering::Relaxed)
-    }
-
-    /// `accept` calls that failed (out of descriptors, a client gone while queued, ...).
-    pub fn accept_errors(&self) -> u64 {
-        self.accept_errors.load(Ordering::Relaxed)
-    }
-}
-
 /// One rate limit per kind of event that a flood of clients could repeat thousands of times a second.
 struct LogLimits {
     accept_errors: RateLimit,
-    not_allowed: RefusalLog,
     at_limit: RateLimit,
     spawn_failures: RateLimit,
 }
@@ -79,7 +59,6 @@ pub fn serve(
 ) -> LivePairs {
     let mut logs = LogLimits {
         accept_errors: RateLimit::new(LOG_INTERVAL),
-        not_allowed: RefusalLog::new("not in --allow", LOG_INTERVAL),
         at_limit: RateLimit::new(LOG_INTERVAL),
         spawn_failures: RateLimit::new(LOG_INTERVAL),
     };
@@ -92,7 +71,7 @@ pub fn serve(
         let (client, client_addr) = match accept(&listener) {
             Ok(accepted) => accepted,
             Err(e) => {
-                door.counts.accept_errors.fetch_add(1, Ordering::Relaxed);
+                door.counts.accept_failed();
                 after_accept_error(&e, &mut logs.accept_errors);
                 continue;
             }
@@ -100,14 +79,17 @@ pub fn serve(
         if stop.is_requested() {
             break; // most likely our own knock; a real client is closed with the rest
         }
-        if !door.allow.permits(client_addr.ip()) {
-            door.counts.by_allow.fetch_add(1, Ordering::Relaxed);
-            logs.not_allowed.refused(client_addr);
-            continue; // dropping `client` closes it
-        }
+        let slot = if door.accept_proxy {
+            None // the pair's thread asks the gate, once the header names the client
+        } else {
+            match door.gate.admit(client_addr) {
+                Ok(slot) => Some(slot),
+                Err(_) => continue, // counted and logged; dropping `client` closes it
+            }
+        };
         let pair = relay.open(next_id, client, client_addr);
         next_id += 1;
-        let ticket = live.admit(&pair);
+        let ticket = (live.admit(&pair), slot);
         if let Err(e) = relay.start(pair, ticket) {
             // The pair and its client went down with the thread's closure: only this client loses.
             if let Some(held_back) = logs.spawn_failures.check() {
@@ -116,7 +98,7 @@ pub fn serve(
         }
     }
     drop(listener);
-    logs.not_allowed.flush();
+    door.gate.flush_logs();
     live
 }
 

@@ -50,8 +50,14 @@ impl AllowList {
         AllowList { networks }
     }
 
+    /// Is `addr` let in? An empty list lets everyone in (`--allow` not given).
     pub fn permits(&self, addr: IpAddr) -> bool {
-        self.networks.is_empty() || self.networks.iter().any(|net| net.contains(addr))
+        self.networks.is_empty() || self.lists(addr)
+    }
+
+    /// Is `addr` in one of the networks? An empty list lists no one (`--deny` not given).
+    pub fn lists(&self, addr: IpAddr) -> bool {
+        self.networks.iter().any(|net| net.contains(addr))
     }
 }
 

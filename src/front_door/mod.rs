@@ -3,7 +3,7 @@
 //! The main thread lives here. It binds the [`listener`] (or takes the one [`systemd`] passed),
 //! then runs the [`accept`] loop: wait for
 //! room under `--max-connections` ([`limits`], [`live`]), block in `accept`, check the client
-//! against `--allow` ([`allow`]), and hand it to the relay. A signal reaches it through the
+//! against `--allow`, `--deny` and `--max-per-client` ([`gate`], [`allow`]), and hand it to the relay. A signal reaches it through the
 //! [`stop`] flag; [`shutdown`] then drains and cuts the pairs still live. Warnings a flood of
 //! clients could repeat are rate-limited ([`ratelimit`]); refused clients are counted per network ([`refusal_log`]).
 //!
@@ -12,6 +12,7 @@
 
 pub mod accept;
 pub mod allow;
+pub mod gate;
 pub mod limits;
 pub mod listener;
 pub mod live;

@@ -57,7 +57,7 @@ impl fmt::Display for Network {
 /// The refusals of one cause (`not in --allow`), held back since the last line.
 pub struct RefusalLog {
     /// Why these clients were refused, as the line says it: "not in --allow".
-    cause: &'static str,
+    cause: String,
     interval: Duration,
     last_line: Option<Instant>,
     held: BTreeMap<Network, u64>,
@@ -65,7 +65,7 @@ pub struct RefusalLog {
 }
 
 impl RefusalLog {
-    pub fn new(cause: &'static str, interval: Duration) -> Self {
+    pub fn new(cause: String, interval: Duration) -> Self {
         RefusalLog {
             cause,
             interval,
@@ -113,7 +113,7 @@ impl RefusalLog {
     fn log_one(&self, client: SocketAddr) {
         let text = format!("refused {client}: {}", self.cause);
         events::emit(Level::Warn, Importance::Normal, "refused", text, |out| {
-            out.str("cause", self.cause)
+            out.str("cause", &self.cause)
                 .u64("count", 1)
                 .str("client", client);
         });
@@ -143,7 +143,7 @@ impl RefusalLog {
                         .finish(),
                 );
             }
-            out.str("cause", self.cause)
+            out.str("cause", &self.cause)
                 .u64("count", count)
                 .f64("seconds", seconds)
                 .json("networks", networks)
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn held_refusals_are_counted_per_network_busiest_first_and_bounded() {
-        let mut log = RefusalLog::new("not in --allow", Duration::from_secs(3600));
+        let mut log = RefusalLog::new("not in --allow".into(), Duration::from_secs(3600));
         log.refused(client("203.0.113.1:1")); // logged at once
         assert_eq!(log.held_count(), 0);
         for i in 0..5 {

@@ -20,6 +20,7 @@
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Weak;
 
+use crate::front_door::gate::Refusal;
 use crate::front_door::limits;
 use crate::operator::exposition::{Exposition, Kind};
 use crate::operator::stats::{self, Sources};
@@ -180,8 +181,11 @@ impl Metrics {
     /// The front door: clients refused, by cause, and failed accepts.
     fn door(&self, out: &mut Exposition) {
         let door = &self.sources.door;
-        // One row per cause: a new refusal (a deny list, a per-client limit) is one more row.
-        let refused: [(&str, u64); 1] = [("allow", door.by_allow())];
+        let refused = [
+            ("allow", door.refused_by(Refusal::NotAllowed)),
+            ("deny", door.refused_by(Refusal::Denied)),
+            ("max_per_client", door.refused_by(Refusal::OverClientLimit)),
+        ];
         let name = "tcpproxy_connections_refused_total";
         out.family(
             name,

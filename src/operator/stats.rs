@@ -18,7 +18,8 @@ use std::time::Duration;
 use log::Level;
 
 use crate::events::{self, Importance};
-use crate::front_door::accept::DoorCounts;
+use crate::front_door::gate::DoorCounts;
+use crate::front_door::gate::Refusal;
 use crate::front_door::live::Directory;
 use crate::json::{Array, Object};
 use crate::relay::activity::Snapshot;
@@ -42,6 +43,8 @@ pub struct Report {
     pub reached: u64,
     pub not_reached: u64,
     pub refused_by_allow: u64,
+    pub refused_by_deny: u64,
+    pub refused_over_client_limit: u64,
     pub hang_cuts: HangCuts,
     /// Bytes delivered so far, by ended and live pairs alike: (client to server, server to client).
     pub bytes: (u64, u64),
@@ -81,7 +84,9 @@ pub fn gather(sources: &Sources) -> Report {
         served: totals.pairs_served(),
         reached: totals.pairs_reached(),
         not_reached: totals.pairs_not_reached(),
-        refused_by_allow: sources.door.by_allow(),
+        refused_by_allow: sources.door.refused_by(Refusal::NotAllowed),
+        refused_by_deny: sources.door.refused_by(Refusal::Denied),
+        refused_over_client_limit: sources.door.refused_by(Refusal::OverClientLimit),
         hang_cuts: totals.hang_cuts(),
         bytes: (up, down),
         threads: thread_count(),
@@ -172,6 +177,8 @@ impl Report {
             .u64("pairs_reached", self.reached)
             .u64("pairs_not_reached", self.not_reached)
             .u64("refused_by_allow", self.refused_by_allow)
+            .u64("refused_by_deny", self.refused_by_deny)
+            .u64("refused_over_client_limit", self.refused_over_client_limit)
             .json("hang_cuts", cuts.finish())
             .u64("bytes_up", self.bytes.0)
             .u64("bytes_down", self.bytes.1);
@@ -198,13 +205,15 @@ impl std::fmt::Display for TextTable<'_> {
         write!(
             f,
             "stats: {} pairs live, {} served ({} reached the destination, {} did not); {} refused \
-             by --allow; hangs cut: {} stall toward client, {} stall toward server, {} idle; up {}, \
+             by --allow, {} by --deny, {} over --max-per-client; hangs cut: {} stall toward client, {} stall toward server, {} idle; up {}, \
              down {}; {} threads ({} parked)",
             report.pairs.len(),
             report.served,
             report.reached,
             report.not_reached,
             report.refused_by_allow,
+            report.refused_by_deny,
+            report.refused_over_client_limit,
             cuts.stall_toward_client,
             cuts.stall_toward_server,
             cuts.idle,

@@ -60,6 +60,7 @@ impl CloseReason {
             CloseReason::Hang(Hang::StallToward(Side::Server)) => CloseCode::StallTowardServer,
             CloseReason::Hang(Hang::Idle) => CloseCode::Idle,
             CloseReason::Failed(RelayError::Connect(_)) => CloseCode::ConnectFailed,
+            CloseReason::Failed(RelayError::BadHeader(_)) => CloseCode::BadProxyHeader,
             CloseReason::Failed(RelayError::Socket { side, .. }) => match side {
                 Side::Client => CloseCode::ClientError,
                 Side::Server => CloseCode::ServerError,
@@ -89,11 +90,12 @@ pub enum CloseCode {
     OutOfResources,
     InternalError,
     Shutdown,
+    BadProxyHeader,
 }
 
 impl CloseCode {
     /// Every code, in the order the metrics list them.
-    pub const ALL: [CloseCode; 12] = [
+    pub const ALL: [CloseCode; 13] = [
         CloseCode::BothEof,
         CloseCode::ClientReset,
         CloseCode::ServerReset,
@@ -106,6 +108,7 @@ impl CloseCode {
         CloseCode::OutOfResources,
         CloseCode::InternalError,
         CloseCode::Shutdown,
+        CloseCode::BadProxyHeader,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +125,7 @@ impl CloseCode {
             CloseCode::OutOfResources => "out_of_resources",
             CloseCode::InternalError => "internal_error",
             CloseCode::Shutdown => "shutdown",
+            CloseCode::BadProxyHeader => "bad_proxy_header",
         }
     }
 

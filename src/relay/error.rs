@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::relay::direction::Side;
+use crate::relay::proxy_header::HeaderError;
 
 /// Which step of a pair's life a socket call belonged to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub enum RelayError {
         step: Step,
         error: Arc<io::Error>,
     },
+    /// `--accept-proxy`: the client sent no valid PROXY header in time.
+    BadHeader(HeaderError),
     /// No destination address accepted the connection.
     Connect(ConnectError),
     /// The operating system would not give the pair its second thread.
@@ -60,6 +63,7 @@ impl RelayError {
         match self {
             RelayError::Socket { side, .. } => Some(*side),
             RelayError::Connect(_) => Some(Side::Server),
+            RelayError::BadHeader(_) => Some(Side::Client),
             _ => None,
         }
     }
@@ -77,6 +81,7 @@ impl fmt::Display for RelayError {
                 write!(f, "{side} error ({doing}{error})")
             }
             RelayError::Connect(e) => write!(f, "connect failed ({e})"),
+            RelayError::BadHeader(e) => write!(f, "client error ({e})"),
             RelayError::NoThread(e) => write!(f, "out of resources (no thread: {e})"),
             RelayError::NoBuffer => write!(f, "out of resources (no free buffer)"),
             RelayError::Panicked => write!(f, "internal error (relay thread panicked)"),

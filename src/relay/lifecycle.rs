@@ -24,13 +24,14 @@ use log::{debug, trace, Level};
 
 use crate::events::{self, Importance};
 use crate::relay::activity::State;
+use crate::relay::admission::{greet, AcceptProxy, Greeted};
 use crate::relay::channel::{CopyBuffer, CopyMode, SplicePipe};
 use crate::relay::close::CloseReason;
-use crate::relay::direction::{Direction, Side};
-use crate::relay::error::{RelayError, Step};
-use crate::relay::hang::{HangClock, HangRule};
-use crate::relay::keepalive::Keepalive;
+use crate::relay::direction::Direction;
+use crate::relay::error::RelayError;
+use crate::relay::hang::HangRule;
 use crate::relay::pair::Pair;
+use crate::relay::prepare::get_ready;
 use crate::relay::pump::{pump, Flow};
 use crate::relay::report::PairReport;
 use crate::relay::tap::Tap;
@@ -52,11 +53,19 @@ pub struct Relay {
     copy_mode: CopyMode,
     totals: Totals,
     workers: Arc<Workers>,
+    /// `--accept-proxy`: read each client's PROXY header first, then ask the door about it.
+    accept_proxy: Option<AcceptProxy>,
 }
 
 impl Relay {
-    pub fn new(upstream: Upstream, rule: HangRule, copy_mode: CopyMode) -> Arc<Self> {
+    pub fn new(
+        upstream: Upstream,
+        rule: HangRule,
+        copy_mode: CopyMode,
+        accept_proxy: Option<AcceptProxy>,
+    ) -> Arc<Self> {
         Arc::new(Relay {
+            accept_proxy,
             upstream,
             rule,
             copy_mode,
@@ -79,8 +88,13 @@ impl Relay {
         self.workers.run(
             thread_label(pair.id(), Direction::ClientToServer),
             move || {
-                let _ticket = ticket;
-                run(pair, &relay);
+                // Dropped even if a pump panics: the slot is never lost.
+                let ticket = ticket;
+                let closing = run(pair, &relay);
+                drop(ticket);
+                if let Some(closing) = closing {
+                    closing.log();
+                }
             },
         )
     }
@@ -108,13 +122,26 @@ fn thread_label(id: u64, dir: Direction) -> String {
     format!("pair {id} {}", dir.arrow())
 }
 
-/// The whole life of a pair, on its `c->s` thread.
-fn run(pair: Arc<Pair>, relay: &Arc<Relay>) {
+/// The whole life of a pair, on its `c->s` thread; its closing line, if one is to be written.
+fn run(pair: Arc<Pair>, relay: &Arc<Relay>) -> Option<Closing> {
+    // With `--accept-proxy`, first learn who the client is, and whether it may come in.
+    let _admitted = match &relay.accept_proxy {
+        None => None,
+        Some(accept) => match greet(&pair, accept) {
+            Greeted::Admitted(slot) => Some(slot),
+            Greeted::Refused => return None, // the door logged it; dropping the pair closes the client
+            Greeted::Failed(reason) => {
+                pair.end(reason);
+                return finish(pair, relay, false);
+            }
+        },
+    };
     debug!("pair {} open: client {}", pair.id(), pair.client_addr());
     let connecting = relay.totals.connecting();
     let reached_destination = match relay.upstream.connect() {
         Ok((server, addr)) => {
             connecting.connected();
+            pair.record_source(&server);
             match get_ready(&pair, &server, &relay.upstream) {
                 Ok(()) if pair.attach_server(server, addr) => relay_both_ways(&pair, addr, relay),
                 Ok(()) => {} // the pair was ended while we connected
@@ -128,49 +155,7 @@ fn run(pair: Arc<Pair>, relay: &Arc<Relay>) {
             false
         }
     };
-    finish(pair, relay, reached_destination);
-}
-
-/// Prepare both sockets, then (with `--send-proxy`) introduce the client. Each failure is blamed
-/// on the socket whose call failed: a client that left while we connected is the client's doing.
-fn get_ready(pair: &Pair, server: &TcpStream, upstream: &Upstream) -> Result<(), CloseReason> {
-    let client = pair.client();
-    // The hang rule's clocks run from now: time spent connecting is `--connect-timeout`'s business.
-    pair.clock().progress(pair.clock().now());
-    let keepalive = upstream.keepalive.as_ref();
-    prepare(client, Side::Client, pair.clock(), keepalive)?;
-    prepare(server, Side::Server, pair.clock(), keepalive)?;
-    if upstream.send_proxy.is_none() {
-        return Ok(());
-    }
-    let local = client.local_addr().map_err(blame(Side::Client))?;
-    upstream
-        .introduce(server, pair.client_addr(), local)
-        .map_err(blame(Side::Server))
-}
-
-/// TCP_NODELAY so a small write (a keystroke, a request) leaves at once instead of waiting for
-/// Nagle's algorithm; the hang rule's timeouts so no call can block past its deadline; with
-/// `--keepalive`, probes that find a peer gone without a word.
-fn prepare(
-    socket: &TcpStream,
-    side: Side,
-    clock: &HangClock,
-    keepalive: Option<&Keepalive>,
-) -> Result<(), CloseReason> {
-    let set = || -> io::Result<()> {
-        socket.set_nodelay(true)?;
-        if let Some(keepalive) = keepalive {
-            keepalive.apply(socket)?;
-        }
-        socket.set_read_timeout(clock.read_timeout(clock.now()))?;
-        socket.set_write_timeout(clock.write_timeout())
-    };
-    set().map_err(|e| CloseReason::from_io(side, Step::Prepare, e))
-}
-
-fn blame(side: Side) -> impl Fn(io::Error) -> CloseReason {
-    move |e| CloseReason::from_io(side, Step::ProxyHeader, e)
+    finish(pair, relay, reached_destination)
 }
 
 /// Both ends exist: pump both directions at once, one per thread.
@@ -253,9 +238,10 @@ fn pump_and_report(pair: &Pair, dir: Direction, mode: &CopyMode) {
     }
 }
 
-/// Count the pair, close both sockets, then say so: a reader of the log line may rely on the
-/// descriptors being gone.
-fn finish(pair: Arc<Pair>, relay: &Relay, reached_destination: bool) {
+/// Count the pair and close both sockets; the line that says so is written by [`Relay::start`]
+/// once the pair's place is free, so a reader of the log line may rely on the descriptors being
+/// gone and on the slot being free for the next client.
+fn finish(pair: Arc<Pair>, relay: &Relay, reached_destination: bool) -> Option<Closing> {
     let reason = pair.reason().cloned().unwrap_or(CloseReason::BothEof);
     let level = if reason.is_warning() {
         Level::Warn
@@ -272,25 +258,37 @@ fn finish(pair: Arc<Pair>, relay: &Relay, reached_destination: bool) {
         bytes_down: down,
         lifetime: pair.age(),
     });
-    // Asking the kernel for our own two addresses costs two calls: only for a line we print.
-    let logged = log::log_enabled!(target: events::EVENT_TARGET, level);
+    if !log::log_enabled!(target: events::EVENT_TARGET, level) {
+        return None;
+    }
     let report = PairReport {
         id: pair.id(),
         client: pair.client_addr(),
-        listen: logged.then(|| pair.listen_addr()).flatten(),
-        source: logged.then(|| pair.source_addr()).flatten(),
+        listen: pair.listen_addr(),
+        source: pair.source_addr(),
         destination: pair.server_addr().map_or_else(
             || relay.upstream.destination.to_string(),
             |addr| addr.to_string(),
         ),
-        reason: &reason,
+        reason,
         bytes_up: up,
         bytes_down: down,
         duration: pair.age(),
     };
     drop(pair); // the last strong reference: both sockets close here
-    if logged {
-        events::emit(level, Importance::Normal, "pair", &report, |fields| {
+    Some(Closing { level, report })
+}
+
+/// A pair's closing line, to be written once its place is free.
+struct Closing {
+    level: Level,
+    report: PairReport,
+}
+
+impl Closing {
+    fn log(self) {
+        let report = &self.report;
+        events::emit(self.level, Importance::Normal, "pair", report, |fields| {
             report.fields(fields)
         });
     }

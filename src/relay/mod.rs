@@ -11,6 +11,7 @@
 //! the crate, and everything else is built on it.
 
 pub mod activity;
+pub mod admission;
 pub mod buffer;
 pub mod channel;
 pub mod close;
@@ -21,6 +22,7 @@ pub mod histogram;
 pub mod keepalive;
 pub mod lifecycle;
 pub mod pair;
+pub mod prepare;
 pub mod proxy_header;
 pub mod proxy_protocol;
 pub mod pump;

@@ -20,6 +20,7 @@ use crate::relay::activity::Activity;
 use crate::relay::close::{CloseReason, Ending};
 use crate::relay::direction::{Direction, Side};
 use crate::relay::hang::{HangClock, HangRule};
+use crate::relay::proxy_header::Endpoints;
 use crate::relay::pump::Lane;
 use crate::relay::reset::reset;
 
@@ -28,7 +29,12 @@ pub struct Pair {
     id: u64,
     client: TcpStream,
     client_addr: SocketAddr,
+    /// `--accept-proxy`: the client and the address it reached, as its PROXY header named them.
+    announced: OnceLock<Endpoints>,
     server: OnceLock<(TcpStream, SocketAddr)>,
+    /// Our end of the destination connection, recorded while it is connected (a reset socket
+    /// forgets its address), and only when a pair line will be written.
+    source: OnceLock<SocketAddr>,
     clock: HangClock,
     ending: Ending,
     /// What each direction's pump is doing (indexed by `Direction::index`).
@@ -44,7 +50,9 @@ impl Pair {
             id,
             client,
             client_addr,
+            announced: OnceLock::new(),
             server: OnceLock::new(),
+            source: OnceLock::new(),
             clock: HangClock::start(rule),
             ending: Ending::default(),
             activity: Default::default(),
@@ -61,8 +69,24 @@ impl Pair {
         &self.client
     }
 
+    /// The client: as its PROXY header named it (`--accept-proxy`), or as `accept` saw it.
     pub fn client_addr(&self) -> SocketAddr {
-        self.client_addr
+        self.announced
+            .get()
+            .map_or(self.client_addr, |named| named.client)
+    }
+
+    /// Record who the PROXY header says the client is (once; the pair's first thread does it).
+    pub fn announce(&self, endpoints: Endpoints) {
+        let _ = self.announced.set(endpoints);
+    }
+
+    /// The address the client connected to: the balancer's, as its header named it, or ours.
+    pub fn original_destination(&self) -> Option<SocketAddr> {
+        match self.announced.get() {
+            Some(named) => Some(named.destination),
+            None => self.listen_addr(),
+        }
     }
 
     /// The destination address connected to, once connected.
@@ -79,7 +103,18 @@ impl Pair {
 
     /// Our end of the destination connection: the client address the destination sees.
     pub fn source_addr(&self) -> Option<SocketAddr> {
-        self.socket(Side::Server)?.local_addr().ok()
+        self.source.get().copied()
+    }
+
+    /// Note our end of a fresh destination connection, for the pair's closing line: one
+    /// `getsockname`, skipped when no pair line can be written (they are INFO or WARN).
+    pub fn record_source(&self, server: &TcpStream) {
+        if !log::log_enabled!(target: crate::events::EVENT_TARGET, log::Level::Warn) {
+            return;
+        }
+        if let Ok(addr) = server.local_addr() {
+            let _ = self.source.set(addr);
+        }
     }
 
     pub fn clock(&self) -> &HangClock {

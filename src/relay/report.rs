@@ -23,7 +23,7 @@ use crate::relay::close::CloseReason;
 use crate::units::Bytes;
 
 /// The facts of one finished pair.
-pub struct PairReport<'a> {
+pub struct PairReport {
     pub id: u64,
     pub client: SocketAddr,
     /// Our listening address the client connected to.
@@ -32,13 +32,13 @@ pub struct PairReport<'a> {
     pub source: Option<SocketAddr>,
     /// The destination address connected to, or the name asked for if none answered.
     pub destination: String,
-    pub reason: &'a CloseReason,
+    pub reason: CloseReason,
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub duration: Duration,
 }
 
-impl PairReport<'_> {
+impl PairReport {
     /// The `pair` event's fields.
     pub fn fields(&self, out: &mut Object) {
         out.u64("id", self.id)
@@ -50,11 +50,11 @@ impl PairReport<'_> {
             .u64("bytes_down", self.bytes_down)
             .f64("duration_s", self.duration.as_secs_f64())
             .str("reason", self.reason.code())
-            .str("reason_text", self.reason);
+            .str("reason_text", &self.reason);
     }
 }
 
-impl fmt::Display for PairReport<'_> {
+impl fmt::Display for PairReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -79,7 +79,7 @@ impl fmt::Display for PairReport<'_> {
 mod tests {
     use super::*;
 
-    fn report(reason: &CloseReason) -> PairReport<'_> {
+    fn report(reason: CloseReason) -> PairReport {
         PairReport {
             id: 17,
             client: "198.51.100.7:50312".parse().unwrap(),
@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn close_line_reads_as_documented() {
         assert_eq!(
-            report(&CloseReason::BothEof).to_string(),
+            report(CloseReason::BothEof).to_string(),
             "pair 17 198.51.100.7:50312 -> 127.0.0.1:80 (via 127.0.0.1:41234) closed: \
              client EOF+server EOF, up 1229 B (1.2 KiB), down 5557453 B (5.3 MiB), 2.41 s"
         );
@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn json_fields_use_the_documented_keys() {
         let mut out = Object::new();
-        report(&CloseReason::BothEof).fields(&mut out);
+        report(CloseReason::BothEof).fields(&mut out);
         assert_eq!(
             out.finish(),
             r#"{"id":17,"client":"198.51.100.7:50312","listen":"127.0.0.1:3000","source":"127.0.0.1:41234","destination":"127.0.0.1:80","bytes_up":1229,"bytes_down":5557453,"duration_s":2.41,"reason":"both_eof","reason_text":"client EOF+server EOF"}"#

@@ -10,6 +10,7 @@ mod back_door;
 mod cli;
 mod drain;
 mod dump;
+mod front_gate;
 mod hang;
 mod hardening;
 mod ipv6;

@@ -4,14 +4,10 @@
 //! its pair connects is blamed for the pair's end.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 
 use crate::kit::client::{self, reset};
-use crate::kit::data::TempDir;
-use crate::kit::process::KillOnDrop;
+use crate::kit::haproxy::Haproxy;
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::{holding_server, DeafDestination};
 use crate::kit::PATIENCE;
@@ -113,70 +109,18 @@ fn without_the_option_the_destination_hears_only_the_client() {
 }
 
 /// HAProxy in front of nothing: it reads the PROXY header (`accept-proxy`) and answers each HTTP
-/// request with the client address it believes in. Killed (by pid) on drop.
-struct Haproxy {
-    _child: KillOnDrop,
-    addr: SocketAddr,
-    _config: TempDir,
-}
-
-impl Haproxy {
-    fn start() -> Haproxy {
-        let places = [
-            "/usr/sbin/haproxy",
-            "/usr/bin/haproxy",
-            "/usr/local/sbin/haproxy",
-        ];
-        let binary = places
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .unwrap_or_else(|| {
-                panic!(
-                    "HAProxy is not installed (looked in {places:?}): this test checks our \
-                     headers against it; `make test-deps` installs it (apt-get install haproxy)"
-                )
-            });
-        // We bind the port and hand HAProxy the socket (fd@3): no race for a free port.
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let dir = TempDir::new("haproxy");
-        let config = dir.0.join("haproxy.cfg");
-        std::fs::write(
-            &config,
-            "defaults\n  mode http\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\n\
-             frontend from_tcpproxy\n  bind fd@3 accept-proxy\n  \
-             http-request return status 200 content-type text/plain lf-string \"%[src] %[src_port] %[dst] %[dst_port]\"\n",
-        )
-        .expect("write config");
-        let fd = listener.as_raw_fd();
-        let mut command = Command::new(binary);
-        command
-            .args(["-db", "-q", "-f"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        // SAFETY: dup2 and fcntl are async-signal-safe. The socket moves to descriptor 3 and
-        // loses close-on-exec there (dup2 onto itself would keep the flag, hence the fcntl), so
-        // HAProxy inherits exactly this one socket.
-        unsafe {
-            command.pre_exec(move || {
-                if (fd != 3 && libc::dup2(fd, 3) < 0) || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        Haproxy {
-            _child: KillOnDrop::spawn(&mut command),
-            addr,
-            _config: dir,
-        }
-    }
+/// request with the client address it believes in.
+fn believing_haproxy() -> Haproxy {
+    Haproxy::start(
+        "defaults\n  mode http\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend from_tcpproxy\n  bind fd@3 accept-proxy\n  \
+         http-request return status 200 content-type text/plain lf-string \"%[src] %[src_port] %[dst] %[dst_port]\"\n",
+    )
 }
 
 /// Ask HAProxy, through tcpproxy, whom it thinks it is talking to.
 fn haproxy_sees(version: &str, ip: &str) -> (String, String) {
-    let haproxy = Haproxy::start();
+    let haproxy = believing_haproxy();
     let args = ["--send-proxy", version, "--bind", ip];
     let proxy = Proxy::start(haproxy.addr, &args);
     let proxy_addr = SocketAddr::new(ip.parse().expect("ip"), proxy.port);

@@ -109,7 +109,7 @@ fn totals_count_refusals_hangs_and_served_pairs() {
     let table = proxy.stats_table_when(|t| t[0].contains("stats: 0 pairs live"));
     assert!(
         table[0].contains(
-            "0 pairs live, 2 served (2 reached the destination, 0 did not); 1 refused by --allow; hangs cut: 0 stall toward client, \
+            "0 pairs live, 2 served (2 reached the destination, 0 did not); 1 refused by --allow, 0 by --deny, 0 over --max-per-client; hangs cut: 0 stall toward client, \
              0 stall toward server, 1 idle; up 5 B, down 5 B;"
         ),
         "{}",

@@ -12,6 +12,7 @@
 //! | `procfs`     | what /proc says about a process: descriptors, threads, limits, sockets      |
 //! | `data`       | test data, temporary directories and timing checks                          |
 //! | `activation` | systemd: `systemd-socket-activate` before the proxy, a notify socket        |
+//! | `haproxy`    | a real HAProxy with the test's own configuration                            |
 //! | `http`       | a tiny HTTP GET over std, for `--metrics` and a Prometheus server           |
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub mod activation;
 pub mod client;
 pub mod data;
+pub mod haproxy;
 pub mod http;
 pub mod process;
 pub mod procfs;
