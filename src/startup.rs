@@ -108,6 +108,7 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         },
         log_file,
         interval: options.stats_interval(),
+        history: None,
     })?;
     let text = format!(
         "listening on {}{origin}, relaying to {described}; timeout {}, idle timeout {}, \

@@ -7,6 +7,8 @@
 //! This room may use the relay and the front door; neither uses it.
 
 pub mod dump;
+pub mod history;
 pub mod log_lines;
 pub mod logging;
 pub mod stats;
+pub mod status_page;
