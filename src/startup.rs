@@ -7,7 +7,8 @@
 //! 2. logging, then the limits (so the pair budget is known before any buffer is reserved);
 //! 3. resolve the destination and bind the listener, or take the one systemd passed (any of it
 //!    can fail: exit 1, one line);
-//! 4. the relay, the `signals` thread, the SIGINT/SIGTERM handler;
+//! 4. the relay, the `signals` thread, the SIGINT/SIGTERM handler, and with `--metrics` the
+//!    `metrics` thread (its address, too, can fail: exit 1, naming it);
 //! 5. only then the listening line (and systemd's `READY=1`): whoever reads it may rely on all of
 //!    the above.
 //!
@@ -30,7 +31,10 @@ use crate::front_door::live::LivePairs;
 use crate::front_door::shutdown::drain_then_cut;
 use crate::front_door::stop::Stop;
 use crate::front_door::systemd;
-use crate::operator::{dump, logging, stats};
+use crate::operator::history::{self, History};
+use crate::operator::metrics::Metrics;
+use crate::operator::status_page::{Status, Timeouts};
+use crate::operator::{dump, endpoint, logging, stats};
 use crate::relay::buffer::BufferPool;
 use crate::relay::channel::{self, CopyMode, PipeBudget};
 use crate::relay::hang::HangRule;
@@ -99,17 +103,28 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     };
     let live = LivePairs::default();
     let stop = Arc::new(Stop::new(listening));
+    let sources = || stats::Sources {
+        live: live.directory(),
+        relay: Arc::clone(&relay),
+        door: Arc::clone(&door.counts),
+    };
+    // The status page's ring exists only with --metrics: without, no samples and no timer.
+    let history = (options.metrics.is_some()).then(|| Arc::new(History::new(history::KEPT)));
     signals::start_watcher(signals::Watcher {
         stop: Arc::clone(&stop),
-        stats: stats::Sources {
-            live: live.directory(),
-            relay: Arc::clone(&relay),
-            door: Arc::clone(&door.counts),
-        },
+        stats: sources(),
         log_file,
         interval: options.stats_interval(),
-        history: None,
+        history: history.clone(),
     })?;
+    if let (Some(address), Some(history)) = (options.metrics, history) {
+        let timeouts = Timeouts {
+            stall: options.timeout,
+            idle: options.idle_timeout(),
+        };
+        let status = Status { history, timeouts };
+        endpoint::start(address, Metrics::new(sources()), status)?;
+    }
     let text = format!(
         "listening on {}{origin}, relaying to {described}; timeout {}, idle timeout {}, \
          connect timeout {}, max {max_connections} pairs",

@@ -19,6 +19,8 @@ pub enum ArgError {
     NegativeSeconds(String),
     SecondsOutOfRange(String),
     NotAnAddress(String),
+    /// `--metrics` wants `IP:PORT` (or `localhost:PORT`).
+    NotAMetricsAddress(String),
     /// A prefix length longer than the address, or (IPv4-mapped) shorter than its IPv4 part.
     BadPrefix {
         text: String,
@@ -51,6 +53,10 @@ impl fmt::Display for ArgError {
             }
             ArgError::SecondsOutOfRange(text) => write!(f, "'{text}' seconds is out of range"),
             ArgError::NotAnAddress(text) => write!(f, "'{text}' is not an IPv4 or IPv6 address"),
+            ArgError::NotAMetricsAddress(text) => write!(
+                f,
+                "'{text}' is not IP:PORT (127.0.0.1:9100, [::1]:9100 or localhost:9100)"
+            ),
             ArgError::BadPrefix { text, allowed } => {
                 write!(f, "prefix length '/{text}' must be {allowed}")
             }

@@ -55,6 +55,11 @@ pub enum StartupError {
     /// `--bind` chooses an address, but under socket activation systemd has chosen it.
     BindWithInheritedSocket,
     ListeningAddress(io::Error),
+    /// `--metrics`' address cannot be bound (in use, not ours, not allowed).
+    Metrics {
+        address: SocketAddr,
+        source: io::Error,
+    },
     /// The destination is this proxy's own listening socket: every pair would connect to itself.
     RelaysToItself {
         destination: SocketAddr,
@@ -99,6 +104,9 @@ impl fmt::Display for StartupError {
             } => write!(f, "{what} '{host}' has no addresses"),
             Listen { address, source } => write!(f, "cannot listen on {address}: {source}"),
             ListeningAddress(e) => write!(f, "cannot read the listening address: {e}"),
+            Metrics { address, source } => {
+                write!(f, "cannot serve --metrics on {address}: {source}")
+            }
             ActivationEnvironment(e) => {
                 write!(f, "cannot use the sockets systemd passed (LISTEN_FDS): {e}")
             }
@@ -176,6 +184,7 @@ impl std::error::Error for StartupError {
                 source: Some(e), ..
             }
             | StartupError::Listen { source: e, .. }
+            | StartupError::Metrics { source: e, .. }
             | StartupError::ListeningAddress(e)
             | StartupError::LogFile { source: e, .. }
             | StartupError::Thread { source: e, .. } => Some(e),

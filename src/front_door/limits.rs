@@ -42,6 +42,20 @@ pub fn memory_map_limit() -> Option<u64> {
         .ok()
 }
 
+/// The open-file limit in force now (the soft one), if it can be read.
+pub fn open_file_limit() -> Option<u64> {
+    getrlimit(Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
+}
+
+/// Descriptors this process holds now: the entries of /proc/self/fd, less the one the listing
+/// itself opens. `None` without /proc.
+pub fn open_descriptors() -> Option<u64> {
+    let entries = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+    Some(entries.saturating_sub(1))
+}
+
 /// Raise the soft open-file limit to the hard limit and return the limit now in force.
 pub fn raise_open_file_limit() -> Option<u64> {
     let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {

@@ -252,7 +252,7 @@ impl std::fmt::Display for TextTable<'_> {
 }
 
 /// This process's thread count, from /proc (Linux).
-fn thread_count() -> Option<u64> {
+pub fn thread_count() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("Threads:"))?;
     line.split_whitespace().nth(1)?.parse().ok()

@@ -16,11 +16,13 @@
 //! [`gather`](crate::operator::stats::gather), as a SIGUSR1 is, and lists at most [`MAX_LISTED`]
 //! pairs. Nothing here blocks.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::json::{Array, Object};
 use crate::operator::history::History;
-use crate::operator::stats::Report;
+use crate::operator::http::Response;
+use crate::operator::stats::{self, Report, Sources};
 
 /// The page itself.
 pub const PAGE: &str = include_str!("status_page.html");
@@ -38,6 +40,25 @@ pub const MAX_LISTED: usize = 500;
 pub struct Timeouts {
     pub stall: Duration,
     pub idle: Duration,
+}
+
+/// What `/pairs.json` adds to the stats table's sources: the ring and the timeouts.
+pub struct Status {
+    pub history: Arc<History>,
+    pub timeouts: Timeouts,
+}
+
+/// `/`: the page.
+pub fn page() -> Response {
+    Response::ok(HTML, PAGE.to_string())
+}
+
+impl Status {
+    /// `/pairs.json`, read now: one [`stats::gather`], as a SIGUSR1 is.
+    pub fn pairs(&self, sources: &Sources) -> Response {
+        let report = stats::gather(sources);
+        Response::ok(JSON, pairs_json(&report, self.timeouts, &self.history))
+    }
 }
 
 /// `/pairs.json`: the totals, one object a pair, the timeouts and the history.

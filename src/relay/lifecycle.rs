@@ -253,6 +253,7 @@ fn finish(pair: Arc<Pair>, relay: &Relay, reached_destination: bool) {
     };
     let up = pair.delivered(Direction::ClientToServer);
     let down = pair.delivered(Direction::ServerToClient);
+    pair.mark_counted();
     relay.totals.add_pair(&Ended {
         reason: &reason,
         reached_destination,

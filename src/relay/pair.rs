@@ -12,7 +12,7 @@
 //! Nothing here blocks.
 
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,8 @@ pub struct Pair {
     /// What each direction's pump is doing (indexed by `Direction::index`).
     activity: [Activity; 2],
     opened: Instant,
+    /// Set just before the pair adds itself to the relay's totals (see [`Pair::mark_counted`]).
+    counted: AtomicBool,
 }
 
 impl Pair {
@@ -47,6 +49,7 @@ impl Pair {
             ending: Ending::default(),
             activity: Default::default(),
             opened: Instant::now(),
+            counted: AtomicBool::new(false),
         }
     }
 
@@ -91,6 +94,20 @@ impl Pair {
 
     pub fn age(&self) -> Duration {
         self.opened.elapsed()
+    }
+
+    /// Say that this pair's bytes are about to join the totals. A reader that adds the live
+    /// pairs' bytes to the totals (the metrics) skips a counted pair, so it never counts one twice:
+    /// the fence orders this store before the totals' `fetch_add`s, and a reader that sees those
+    /// (then fences) sees this. At worst the reader misses a pair for an instant.
+    pub fn mark_counted(&self) {
+        self.counted.store(true, Ordering::Relaxed);
+        fence(Ordering::Release);
+    }
+
+    /// Whether [`Pair::mark_counted`] was called: its bytes are (or are about to be) in the totals.
+    pub fn is_counted(&self) -> bool {
+        self.counted.load(Ordering::Relaxed)
     }
 
     /// Why the pair ended, once it has.

@@ -12,12 +12,16 @@
 //! | `procfs`     | what /proc says about a process: descriptors, threads, limits, sockets      |
 //! | `data`       | test data, temporary directories and timing checks                          |
 //! | `activation` | systemd: `systemd-socket-activate` before the proxy, a notify socket        |
+//! | `http`       | a tiny HTTP GET over std, for `--metrics` and a Prometheus server           |
+//! | `browser`    | headless Chromium: the DOM a page's script rendered                         |
 
 use std::time::Duration;
 
 pub mod activation;
+pub mod browser;
 pub mod client;
 pub mod data;
+pub mod http;
 pub mod process;
 pub mod procfs;
 pub mod proxy;

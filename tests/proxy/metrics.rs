@@ -1,0 +1,340 @@
+//! `--metrics`: the endpoint's HTTP, the numbers it serves, and the real tools reading them
+//! (Debian's `prometheus` package: `promtool` and a `prometheus` server started here).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::kit::client::{connect_from, drain, round_trip_with_half_close};
+use crate::kit::data::TempDir;
+use crate::kit::http::{get, request_raw, Answer};
+use crate::kit::process::KillOnDrop;
+use crate::kit::proxy::Proxy;
+use crate::kit::servers::{dead_address, echo_server};
+
+/// A proxy to `destination` with `--metrics 127.0.0.1:0`, and where its endpoint listens.
+fn start(destination: SocketAddr, args: &[&str]) -> (Proxy, SocketAddr) {
+    let mut all = vec!["--metrics", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut proxy = Proxy::start(destination, &all);
+    let line = proxy.wait_for_log("metrics on http://");
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (proxy, address)
+}
+
+/// The value of the sample `series` (name and labels, exactly as written) in a scrape.
+fn value(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{scrape}"))
+}
+
+/// `pairs` echo round trips of `size + i` bytes each, waiting for each pair's close line (which
+/// comes after the pair is in the totals). The bytes sent, in all.
+fn echo_pairs(proxy: &mut Proxy, pairs: usize, size: usize) -> usize {
+    let mut sent = 0;
+    for i in 0..pairs {
+        let data = vec![b'm'; size + i];
+        let back = round_trip_with_half_close(proxy.connect(), data.clone());
+        assert_eq!(back.len(), data.len());
+        sent += data.len();
+    }
+    for id in 1..=pairs {
+        proxy.wait_for_log(&format!("pair {id} 127.0.0.1:"));
+    }
+    sent
+}
+
+#[test]
+fn promtool_accepts_a_scrape_taken_after_real_traffic() {
+    let (mut proxy, metrics) = start(echo_server(), &[]);
+    let sent = echo_pairs(&mut proxy, 3, 1000);
+    let scrape = get(metrics, "/metrics");
+    assert_eq!(scrape.status, 200, "{}", scrape.head);
+    let body = scrape.body;
+    eprintln!("{body}");
+    assert_eq!(value(&body, "tcpproxy_pairs_accepted_total"), 3.0);
+    assert_eq!(
+        value(&body, "tcpproxy_pairs_closed_total{reason=\"both_eof\"}"),
+        3.0
+    );
+    assert_eq!(
+        value(&body, "tcpproxy_pairs_closed_total{reason=\"shutdown\"}"),
+        0.0
+    );
+    assert_eq!(
+        value(&body, "tcpproxy_pairs_reached_destination_total"),
+        3.0
+    );
+    let up = "tcpproxy_bytes_total{direction=\"client_to_server\"}";
+    assert_eq!(value(&body, up), sent as f64);
+    let down = "tcpproxy_bytes_total{direction=\"server_to_client\"}";
+    assert_eq!(value(&body, down), sent as f64);
+    // The histograms count every pair served, and every connect (all succeeded).
+    assert_eq!(value(&body, "tcpproxy_pair_duration_seconds_count"), 3.0);
+    let inf = "tcpproxy_pair_duration_seconds_bucket{le=\"+Inf\"}";
+    assert_eq!(value(&body, inf), 3.0);
+    assert_eq!(value(&body, "tcpproxy_connect_duration_seconds_count"), 3.0);
+    assert!(value(&body, "tcpproxy_open_files") >= 3.0);
+    assert!(value(&body, "tcpproxy_threads{state=\"running\"}") >= 3.0);
+    let version = format!(
+        "tcpproxy_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(value(&body, &version), 1.0);
+
+    let checked = promtool(&["check", "metrics"], Some(&body));
+    assert!(checked.0, "promtool check metrics failed:\n{}", checked.1);
+    assert!(
+        checked.1.trim().is_empty(),
+        "promtool complained:\n{}",
+        checked.1
+    );
+}
+
+#[test]
+fn the_alert_rules_are_valid() {
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/prometheus/alerts.yml");
+    let (ok, output) = promtool(&["check", "rules", rules], None);
+    assert!(ok && output.contains("SUCCESS"), "{output}");
+}
+
+#[test]
+fn other_paths_are_404_other_methods_405_and_every_answer_has_the_headers() {
+    let (_proxy, metrics) = start(echo_server(), &[]);
+    let scrape = get(metrics, "/metrics");
+    assert_eq!(
+        scrape.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let missing = get(metrics, "/nothing-here");
+    assert_eq!(missing.status, 404);
+    let post = request_raw(metrics, b"POST /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("Allow"), Some("GET"));
+    for answer in [&scrape, &missing, &post] {
+        has_the_cautious_headers(answer);
+    }
+    assert_eq!(
+        scrape.header("Content-Length"),
+        Some(&*scrape.body.len().to_string())
+    );
+}
+
+fn has_the_cautious_headers(answer: &Answer) {
+    let csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+               connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
+    assert_eq!(
+        answer.header("Connection"),
+        Some("close"),
+        "{}",
+        answer.head
+    );
+    assert_eq!(
+        answer.header("Cache-Control"),
+        Some("no-store"),
+        "{}",
+        answer.head
+    );
+    assert_eq!(
+        answer.header("Content-Security-Policy"),
+        Some(csp),
+        "{}",
+        answer.head
+    );
+    assert_eq!(
+        answer.header("X-Content-Type-Options"),
+        Some("nosniff"),
+        "{}",
+        answer.head
+    );
+}
+
+#[test]
+fn a_silent_client_holds_the_endpoint_no_longer_than_the_read_deadline() {
+    let (_proxy, metrics) = start(echo_server(), &[]);
+    // Connected, says nothing: the one thread waits for it at most 2 s (http.rs), then answers
+    // 408 and takes the next request, which waits in the backlog meanwhile.
+    let _silent = TcpStream::connect(metrics).expect("connect");
+    let started = Instant::now();
+    let answer = get(metrics, "/metrics");
+    let waited = started.elapsed();
+    assert_eq!(answer.status, 200);
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+    let huge = format!("GET /{} HTTP/1.1\r\n\r\n", "x".repeat(9000));
+    let refused = request_raw(metrics, huge.as_bytes()).expect("an answer, not a reset");
+    assert_eq!(refused.status, 431);
+}
+
+#[test]
+fn refusals_and_connect_failures_are_counted_by_cause() {
+    let (mut proxy, metrics) = start(dead_address(), &["--allow", "127.0.0.2/32"]);
+    // Refused by --allow: the proxy closes it at once, after counting it.
+    let mut refused = proxy.connect();
+    drain(&mut refused);
+    // Allowed, but nothing listens at the destination: the connect fails.
+    let mut allowed = connect_from("127.0.0.2", proxy.addr()).expect("connect from 127.0.0.2");
+    drain(&mut allowed);
+    proxy.wait_for_log("pair 1 127.0.0.2:");
+    let body = get(metrics, "/metrics").body;
+    assert_eq!(
+        value(&body, "tcpproxy_connections_refused_total{cause=\"allow\"}"),
+        1.0
+    );
+    assert_eq!(value(&body, "tcpproxy_connect_failures_total"), 1.0);
+    let failed = "tcpproxy_pairs_closed_total{reason=\"connect_failed\"}";
+    assert_eq!(value(&body, failed), 1.0);
+    assert_eq!(
+        value(&body, "tcpproxy_pairs_not_reached_destination_total"),
+        1.0
+    );
+    assert_eq!(
+        value(&body, "tcpproxy_pairs_reached_destination_total"),
+        0.0
+    );
+    assert_eq!(value(&body, "tcpproxy_pairs_accepted_total"), 1.0);
+    assert_eq!(value(&body, "tcpproxy_connect_duration_seconds_count"), 0.0);
+    assert_eq!(value(&body, "tcpproxy_pair_duration_seconds_count"), 1.0);
+}
+
+#[test]
+fn a_real_prometheus_scrapes_the_bytes_the_test_sent() {
+    let (mut proxy, metrics) = start(echo_server(), &[]);
+    let sent = echo_pairs(&mut proxy, 4, 12_345);
+    let server = Prometheus::start(metrics);
+    let queries = [
+        (
+            "tcpproxy_bytes_total{direction=\"client_to_server\"}",
+            sent as f64,
+        ),
+        (
+            "tcpproxy_bytes_total{direction=\"server_to_client\"}",
+            sent as f64,
+        ),
+        ("tcpproxy_pairs_accepted_total", 4.0),
+        ("tcpproxy_pair_duration_seconds_count", 4.0),
+    ];
+    for (query, expected) in queries {
+        let seen = server.wait_for_value(query, expected, Duration::from_secs(40));
+        eprintln!("prometheus: {query} = {seen}");
+    }
+}
+
+/// A `prometheus` server on loopback scraping `target` every second, killed (by pid) on drop.
+struct Prometheus {
+    _child: KillOnDrop,
+    address: SocketAddr,
+    _dir: TempDir,
+}
+
+impl Prometheus {
+    fn start(target: SocketAddr) -> Prometheus {
+        let dir = TempDir::new("prometheus");
+        let config = dir.0.join("prometheus.yml");
+        let text = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - \
+             job_name: tcpproxy\n    static_configs:\n      - targets: ['{target}']\n"
+        );
+        std::fs::write(&config, text).expect("write prometheus.yml");
+        let address = free_port();
+        let mut command = Command::new("prometheus");
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.0.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={address}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&dir.0.join("prometheus.log")));
+        Prometheus {
+            _child: KillOnDrop::spawn(&mut command),
+            address,
+            _dir: dir,
+        }
+    }
+
+    /// Ask the query API for `query` until it returns `expected` or `limit` passes: the server
+    /// needs a moment to start and a scrape or two to see the target.
+    fn wait_for_value(&self, query: &str, expected: f64, limit: Duration) -> f64 {
+        let target = format!("/api/v1/query?query={}", url_encode(query));
+        let deadline = Instant::now() + limit;
+        let mut last = String::from("(no answer yet)");
+        while Instant::now() < deadline {
+            if let Ok(answer) = request_raw(self.address, get_request(&target).as_bytes()) {
+                if let Some(seen) = first_value(&answer.body) {
+                    if seen == expected {
+                        return seen;
+                    }
+                }
+                last = answer.body;
+            }
+            // Polling an outside server, whose scrapes come once a second.
+            thread::sleep(Duration::from_millis(250));
+        }
+        let log = std::fs::read_to_string(self._dir.0.join("prometheus.log")).unwrap_or_default();
+        panic!("prometheus never said {query} = {expected}; last answer: {last}\nits log:\n{log}");
+    }
+}
+
+fn get_request(target: &str) -> String {
+    format!("GET {target} HTTP/1.1\r\nHost: prometheus\r\nConnection: close\r\n\r\n")
+}
+
+/// The number in the query API's first result: `"value":[1700000000.123,"49380"]`.
+fn first_value(json: &str) -> Option<f64> {
+    let after = json.split("\"value\":[").nth(1)?;
+    let (_time, rest) = after.split_once(",\"")?;
+    rest.split('"').next()?.parse().ok()
+}
+
+/// Percent-encode everything but letters, digits and `_`: enough for a PromQL query.
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A loopback address with a port free a moment ago (the server binds it right after).
+fn free_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+fn log_file(path: &Path) -> Stdio {
+    std::fs::File::create(path).map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
+/// Run `promtool ARGS`, with `input` on its stdin: whether it succeeded, and all it printed.
+fn promtool(args: &[&str], input: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool (Debian's prometheus package; make test-deps installs it)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    if let Some(text) = input {
+        stdin.write_all(text.as_bytes()).expect("feed promtool");
+    }
+    drop(stdin);
+    let done = child.wait_with_output().expect("promtool output");
+    let mut printed = String::from_utf8_lossy(&done.stdout).into_owned();
+    printed.push_str(&String::from_utf8_lossy(&done.stderr));
+    (done.status.success(), printed)
+}
