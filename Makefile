@@ -3,8 +3,8 @@
 #
 # The build needs only a Rust toolchain (cargo, with rustfmt and clippy); crates come from crates.io.
 # The script tests also use telnet, HAProxy, man, systemd-analyze, Prometheus and Chromium, which
-# `make test` installs from Debian's packages if missing. `make install` also installs the man page, the shell completions
-# (`make docs`) and the systemd units (scripts/systemd/).
+# `make test` installs from Debian's packages if missing. `make install` also installs the man
+# page, the shell completions (`make docs`) and the systemd units (scripts/systemd/).
 
 CARGO  ?= cargo
 PREFIX ?= /usr/local

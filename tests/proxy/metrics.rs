@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::kit::client::{connect_from, drain, round_trip_with_half_close};
 use crate::kit::data::TempDir;
 use crate::kit::http::{get, request_raw, Answer};
-use crate::kit::process::KillOnDrop;
+use crate::kit::process::{run_to_exit, KillOnDrop};
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::{dead_address, echo_server};
 
@@ -337,4 +337,19 @@ fn promtool(args: &[&str], input: Option<&str>) -> (bool, String) {
     let mut printed = String::from_utf8_lossy(&done.stdout).into_owned();
     printed.push_str(&String::from_utf8_lossy(&done.stderr));
     (done.status.success(), printed)
+}
+
+#[test]
+fn a_busy_metrics_address_stops_the_start_and_is_named() {
+    let held = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = held.local_addr().expect("addr").to_string();
+    let finished = run_to_exit(&["--metrics", &busy, "127.0.0.1", "1", "0"]);
+    assert_eq!(finished.status, Some(1), "{}", finished.stderr);
+    let said = format!("cannot serve --metrics on {busy}: ");
+    assert!(finished.stderr.contains(&said), "{}", finished.stderr);
+    assert!(
+        !finished.stderr.contains("listening on"),
+        "{}",
+        finished.stderr
+    );
 }
