@@ -98,6 +98,21 @@ fn chromium_shows_the_frozen_pair_blocked_the_idle_pair_reading_then_the_cut() {
     // The idle rule off, so the quiet pair stays while the stall rule cuts the frozen one.
     let (mut proxy, page) = start(server, &["--timeout", &timeout, "--idle-timeout", "0"]);
 
+    // The page and its data, as a browser gets them: typed, never cached, never framed.
+    for (path, media) in [("/", "text/html"), ("/pairs.json", "application/json")] {
+        let answer = get(page, path);
+        assert_eq!(answer.status, 200, "{path}");
+        assert!(answer
+            .header("Content-Type")
+            .is_some_and(|t| t.starts_with(media)));
+        assert_eq!(answer.header("Cache-Control"), Some("no-store"), "{path}");
+        let policy = answer.header("Content-Security-Policy").unwrap_or_default();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+    }
+
     // Pair 1: a client that never reads (telnet after ^]) and a server that floods it.
     let frozen = connect_with_receive_buffer(proxy.addr(), 4096);
     let flooding = accepted
