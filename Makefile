@@ -2,9 +2,9 @@
 # `make test` runs every test.
 #
 # The build needs only a Rust toolchain (cargo, with rustfmt and clippy); crates come from crates.io.
-# The script tests also use telnet, HAProxy, man, systemd-analyze and Prometheus, which `make test`
-# installs from Debian's packages if missing. `make install` also installs the man page, the shell completions
-# (`make docs`) and the systemd units (scripts/systemd/).
+# The script tests also use telnet, HAProxy, man, systemd-analyze, Prometheus and Chromium, which
+# `make test` installs from Debian's packages if missing. `make install` also installs the man
+# page, the shell completions (`make docs`) and the systemd units (scripts/systemd/).
 
 CARGO  ?= cargo
 PREFIX ?= /usr/local
@@ -12,7 +12,7 @@ BIN    := target/release/tcpproxy
 DOCS   := target/docs
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 
-.PHONY: all build docs demo test test-deps lint soak bench bench-deps clean install
+.PHONY: all build docs demo watch test test-deps lint soak bench bench-deps clean install
 
 all: build
 
@@ -33,6 +33,12 @@ docs: build
 demo: build
 	scripts/big-ok-test.sh
 
+# The same test, watched: the status page on http://127.0.0.1:$(WATCH_PORT)/ shows the frozen pair
+# blocked for the whole timeout, then cut (see README, "The status page").
+WATCH_PORT ?= 9999
+watch: build
+	scripts/big-ok-test.sh --watch $(WATCH_PORT)
+
 # Lint first: it is the fastest way to fail. Then unit and integration tests against the release
 # build (the binary users run; it also keeps the data-heavy tests quick), then the scripts.
 test: lint build test-deps
@@ -42,8 +48,9 @@ test: lint build test-deps
 # The lab test runs real telnet, and the PROXY protocol test checks our headers against a real
 # HAProxy (`accept-proxy`); the install test renders the man page with man (man-db), and the unit
 # test runs systemd-analyze (systemd, which also has systemd-socket-activate); the metrics tests run
-# promtool and a real prometheus server (both in Debian's prometheus). Install each (Debian
-# packages) so those paths are always tested.
+# promtool and a real prometheus server (both in Debian's prometheus); the status page is loaded
+# by headless Chromium (Debian's chromium, at /usr/bin/chromium). Install each (Debian packages) so
+# those paths are always tested.
 test-deps:
 	@missing=""; \
 	command -v telnet >/dev/null || missing="$$missing telnet"; \
@@ -51,6 +58,7 @@ test-deps:
 	command -v man >/dev/null || missing="$$missing man-db"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	{ command -v promtool >/dev/null && command -v prometheus >/dev/null; } || missing="$$missing prometheus"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -z "$$missing" ] || { \
 	    echo "installing$$missing (Debian packages) for the tests"; \
 	    { apt-get update -qq && apt-get install -y -qq $$missing; } >/dev/null || \

@@ -8,12 +8,15 @@
 #   4. wait for the hang rule: the frozen pair must be cut within T+1 s of backing up.
 #
 # Usage: scripts/big-ok-test.sh [--timeout T] [--client auto|telnet|fallback] [--keep]
-#                               [--proxy CMD] [--big-size BYTES] [--trace]
+#                               [--proxy CMD] [--big-size BYTES] [--trace] [--watch PORT]
 #   --timeout T     the proxy's hang timeout (default 10, the lab's)
 #   --client        telnet (fed through a FIFO, frozen with SIGSTOP), or fallback (bash's /dev/tcp
 #                   and a bash read loop); auto uses telnet when installed
 #   --keep          leave the demo server and proxy running afterwards, to explore
 #   --trace         run tcpproxy with -vv and show what its threads did (see README, "Watch blocking I/O")
+#   --watch PORT    serve the status page on http://127.0.0.1:PORT/ (`--metrics`; 0: any free
+#                   port, printed) and pause before client 1 and after the cut, so a browser can
+#                   watch pair 1 block, turn red and go (see README, "The status page")
 #   --proxy CMD     test another proxy with the same interface: CMD DEST_HOST DEST_PORT LISTEN_PORT
 #                   (it is told nothing of T; use --timeout to say what it should enforce)
 # Exit status: 0 and PASS, or 1 and FAIL with the reason.
@@ -26,6 +29,9 @@ PROXY_CMD=
 BIG_SIZE=$((64 * 1024 * 1024))
 OK_DEADLINE=2
 VERBOSITY=-v
+WATCH_PORT=
+# With --watch: time to open the page before client 1, and to see pair 1 gone after the cut.
+WATCH_PAUSE=3
 while [ $# -gt 0 ]; do
     case $1 in
         --timeout) TIMEOUT=$2; shift 2 ;;
@@ -34,6 +40,7 @@ while [ $# -gt 0 ]; do
         --proxy) PROXY_CMD=$2; shift 2 ;;
         --big-size) BIG_SIZE=$2; shift 2 ;;
         --trace) VERBOSITY=-vv; shift ;;
+        --watch) WATCH_PORT=$2; shift 2 ;;
         -h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "big-ok-test.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
@@ -44,7 +51,24 @@ case $CLIENT in
     fallback) ;;
     *) echo "big-ok-test.sh: --client must be auto, telnet or fallback" >&2; exit 2 ;;
 esac
+[ -n "$WATCH_PORT" ] && [ -n "$PROXY_CMD" ] && { echo "big-ok-test.sh: --watch needs our proxy, not --proxy" >&2; exit 2; }
 need_binaries
+
+# --watch: find the page's address in the log (port 0 picks one), check that it answers, print it.
+watch_page() {
+    local line answer reply=
+    wait_for 'grep -q "status page on http://" "$PROXY_LOG"' 5 || fail "no status page line in the log"
+    line=$(grep -m1 -o 'status page on http://[0-9.]*:[0-9]*/' "$PROXY_LOG")
+    WATCH_PORT=${line##*:}; WATCH_PORT=${WATCH_PORT%/}
+    # One GET of /pairs.json with bash's /dev/tcp: the page's data must be there before we invite.
+    exec {answer}<>"/dev/tcp/127.0.0.1/$WATCH_PORT" || fail "the status page does not answer"
+    printf 'GET /pairs.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&"$answer"
+    # Read to the server's close, for at most 5 s (read -d '' stops at EOF; its status then is 1).
+    IFS= read -r -t 5 -d '' reply <&"$answer"
+    case $reply in *'"pairs_live":0'*) ;; *) fail "/pairs.json does not say pairs_live 0: $reply" ;; esac
+    exec {answer}>&-
+    say "watch it: open http://127.0.0.1:$WATCH_PORT/ (the status page; it redraws every second)"
+}
 
 start_client() { # PORT REQUEST OUTFILE
     if [ "$CLIENT" = telnet ]; then telnet_client "$@"; else fallback_client "$@"; fi
@@ -53,8 +77,9 @@ start_client() { # PORT REQUEST OUTFILE
 step "Starting the demo server and the proxy (hang timeout ${TIMEOUT} s, client: $CLIENT)"
 start_demo_server --big-size "$BIG_SIZE" 0
 if [ -z "$PROXY_CMD" ]; then
-    start_proxy "$DEMO_PORT" --timeout "$TIMEOUT" "$VERBOSITY"
+    start_proxy "$DEMO_PORT" --timeout "$TIMEOUT" "$VERBOSITY" ${WATCH_PORT:+--metrics "127.0.0.1:$WATCH_PORT"}
     say "demo server on 127.0.0.1:$DEMO_PORT; tcpproxy (pid $PROXY_PID) on 127.0.0.1:$PROXY_PORT"
+    [ -n "$WATCH_PORT" ] && watch_page
 else
     PROXY_PORT=$(free_port)
     PROXY_LOG=$WORK/proxy.log
@@ -63,6 +88,11 @@ else
     STARTED_PIDS+=("$PROXY_PID")
     wait_for 'listening_on "$PROXY_PORT"' 5 || fail "'$PROXY_CMD' did not listen on $PROXY_PORT"
     say "demo server on 127.0.0.1:$DEMO_PORT; '$PROXY_CMD' (pid $PROXY_PID) on 127.0.0.1:$PROXY_PORT"
+fi
+
+if [ -n "$WATCH_PORT" ]; then
+    say "starting client 1 in $WATCH_PAUSE s: open the page now"
+    sleep "$WATCH_PAUSE"
 fi
 
 step "Client 1: GET /~rtm/BIG through the proxy"
@@ -144,6 +174,10 @@ if [ -z "$PROXY_CMD" ]; then
     grep 'stall timeout toward client' "$PROXY_LOG" | sed 's/^.*) /    /'
 fi
 say "client 1 had received $FROZEN_SIZE_AT_STOP bytes when it froze"
+if [ -n "$WATCH_PORT" ]; then
+    say "the page now shows no live pair and 'stall toward client 1'; stopping in $WATCH_PAUSE s"
+    sleep "$WATCH_PAUSE"
+fi
 
 if [ "$VERBOSITY" = -vv ] && [ -z "$PROXY_CMD" ]; then
     step "The trace (tcpproxy -vv): each line is [thread] what it did"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every script in scripts/ as a test (part of `make test`): the BIG/ok lab test with telnet and
-# with the bash fallback client, the same test against a proxy that serves one client at a time
-# (it must say FAIL), each demo, `make` while ./tcpproxy runs, systemd-analyze verify on the units
+# Runs every script in scripts/ as a test (part of `make test`): the BIG/ok lab test with telnet,
+# with the bash fallback client and with its status page (--watch), the same test against a proxy
+# that serves one client at a time (it must say FAIL), each demo, `make` while ./tcpproxy runs, systemd-analyze verify on the units
 # and `make install` into a temporary root. Ends with the line
 # "N passed, M failed".
 
@@ -30,6 +30,7 @@ check() {
 command -v telnet >/dev/null || echo "telnet is not installed: 'make test' installs it (make test-deps)"
 check big-ok-telnet 0 '^PASS' scripts/big-ok-test.sh --timeout 2 --client telnet
 check big-ok-fallback 0 '^PASS' scripts/big-ok-test.sh --timeout 2 --client fallback
+check big-ok-watch 0 '^PASS' scripts/big-ok-test.sh --timeout 2 --client fallback --watch 0
 check big-ok-fails-on-serial-proxy 1 '^FAIL: /~rtm/ok did not arrive' \
     scripts/big-ok-test.sh --timeout 2 --client fallback --proxy "python3 scripts/serial-proxy.py"
 check demo-half-close 0 '^PASS' scripts/demo-half-close.sh

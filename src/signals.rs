@@ -13,9 +13,10 @@
 //! `signals` thread receives them from a `signalfd`: a descriptor that becomes readable when one is
 //! pending. A signal, in other words, becomes one more thing to block on. That thread's only
 //! blocking call is a `poll` on the descriptor, with the time left to the next `--stats-interval`
-//! report as its timeout. Being an ordinary thread, it may log, lock and connect, which a signal
-//! handler may not; and reading the signal tells it *which* one came, so the stop line can say
-//! `SIGTERM received`.
+//! report as its timeout (with `--metrics`, or to the next second's sample for the status page's
+//! chart, `operator/history.rs`, whichever is sooner). Being an ordinary thread, it may log, lock
+//! and connect, which a signal handler may not; and reading the signal tells it *which* one came,
+//! so the stop line can say `SIGTERM received`.
 //!
 //! The first SIGINT or SIGTERM asks the front door's [`Stop`] flag to stop, which wakes the main
 //! thread wherever it sleeps; the drain and the cut follow there (`front_door/shutdown.rs`). The
@@ -35,6 +36,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use crate::error::StartupError;
 use crate::events::{self, Importance};
 use crate::front_door::stop::Stop;
+use crate::operator::history::{self, History};
 use crate::operator::logging::LogFile;
 use crate::operator::stats::{self, Sources};
 use crate::relay::close::CloseReason;
@@ -75,6 +77,8 @@ pub struct Watcher {
     pub log_file: Option<Arc<LogFile>>,
     /// `--stats-interval`: also report this often.
     pub interval: Option<Duration>,
+    /// With `--metrics`, the status page's ring, sampled here every second; without, no timer.
+    pub history: Option<Arc<History>>,
 }
 
 /// Start the `signals` thread.
@@ -98,9 +102,10 @@ pub fn start_watcher(watcher: Watcher) -> Result<(), StartupError> {
 
 fn watch(signals: &SignalFd, watcher: &Watcher) {
     let mut next_report = watcher.interval.map(|every| Instant::now() + every);
+    let mut next_sample = watcher.history.as_ref().map(|_| Instant::now());
     loop {
-        let timeout = match next_report {
-            // Past deadlines give zero: report at once, then schedule from the old deadline so
+        let timeout = match next_report.into_iter().chain(next_sample).min() {
+            // Past deadlines give zero: act at once, then schedule from the old deadline so
             // the reports keep to their rhythm.
             Some(at) => at
                 .saturating_duration_since(Instant::now())
@@ -110,12 +115,7 @@ fn watch(signals: &SignalFd, watcher: &Watcher) {
         };
         let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, timeout) {
-            Ok(0) => {
-                if let (Some(at), Some(every)) = (next_report.as_mut(), watcher.interval) {
-                    *at += every;
-                }
-                stats::report(&watcher.stats);
-            }
+            Ok(0) => on_timer(watcher, &mut next_report, &mut next_sample),
             // Reading consumes the pending signal, so the descriptor stops being readable.
             Ok(_) => match signals.read_signal() {
                 Ok(Some(info)) => answer(info.ssi_signo, watcher),
@@ -124,6 +124,32 @@ fn watch(signals: &SignalFd, watcher: &Watcher) {
             },
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return give_up(watcher, "waiting for signals failed", e),
+        }
+    }
+}
+
+/// Whatever is due: the `--stats-interval` report, the status page's sample (`history.rs`).
+fn on_timer(
+    watcher: &Watcher,
+    next_report: &mut Option<Instant>,
+    next_sample: &mut Option<Instant>,
+) {
+    let now = Instant::now();
+    if let (Some(at), Some(every)) = (next_report.as_mut(), watcher.interval) {
+        if *at <= now {
+            *at += every;
+            stats::report(&watcher.stats);
+        }
+    }
+    if let (Some(at), Some(history)) = (next_sample.as_mut(), &watcher.history) {
+        if *at <= now {
+            // A sample late by more than its period (a long report, a suspended machine) is not
+            // made up for: the chart's clock is each sample's own time.
+            *at += history::SAMPLE_EVERY;
+            if *at <= now {
+                *at = now + history::SAMPLE_EVERY;
+            }
+            history.sample(&watcher.stats.live, &watcher.stats.relay);
         }
     }
 }

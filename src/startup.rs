@@ -33,7 +33,9 @@ use crate::front_door::live::LivePairs;
 use crate::front_door::shutdown::drain_then_cut;
 use crate::front_door::stop::Stop;
 use crate::front_door::systemd;
+use crate::operator::history::{self, History};
 use crate::operator::metrics::Metrics;
+use crate::operator::status_page::{Status, Timeouts};
 use crate::operator::{dump, endpoint, logging, stats};
 use crate::relay::admission::AcceptProxy;
 use crate::relay::buffer::BufferPool;
@@ -127,14 +129,22 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         relay: Arc::clone(&relay),
         door: Arc::clone(&door.counts),
     };
+    // The status page's ring exists only with --metrics: without, no samples and no timer.
+    let history = (options.metrics.is_some()).then(|| Arc::new(History::new(history::KEPT)));
     signals::start_watcher(signals::Watcher {
         stop: Arc::clone(&stop),
         stats: sources(),
         log_file,
         interval: options.stats_interval(),
+        history: history.clone(),
     })?;
-    if let Some(address) = options.metrics {
-        endpoint::start(address, Metrics::new(sources()))?;
+    if let (Some(address), Some(history)) = (options.metrics, history) {
+        let timeouts = Timeouts {
+            stall: options.timeout,
+            idle: options.idle_timeout(),
+        };
+        let status = Status { history, timeouts };
+        endpoint::start(address, Metrics::new(sources()), status)?;
     }
     let text = format!(
         "listening on {}{origin}, relaying to {described}; timeout {}, idle timeout {}, \

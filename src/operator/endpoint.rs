@@ -1,9 +1,9 @@
 //! `--metrics ADDR:PORT`: the operator's HTTP endpoint, on its own thread named `metrics`.
 //!
 //! This module owns where the endpoint listens and what each path answers ([`route`]); the HTTP
-//! itself is `http.rs`'s, and the numbers are `metrics.rs`'s. The address is an IP literal and a
-//! port (`127.0.0.1:9100`, `[::1]:9100`), or `localhost:PORT`, which means 127.0.0.1 without
-//! asking any resolver. Port 0 takes any free port; the log line names the one chosen.
+//! itself is `http.rs`'s, the numbers are `metrics.rs`'s, and the status page (`/` and
+//! `/pairs.json`) is `status_page.rs`'s. The address is an IP literal and a port (`127.0.0.1:9100`,
+//! `[::1]:9100`), or `localhost:PORT`, which means 127.0.0.1 without asking any resolver. Port 0 takes any free port; the log line names the one chosen.
 //!
 //! Blocking: the `metrics` thread, in `http.rs`; nothing here.
 
@@ -16,6 +16,7 @@ use crate::error::{ArgError, StartupError};
 use crate::operator::exposition;
 use crate::operator::http::{self, Response};
 use crate::operator::metrics::Metrics;
+use crate::operator::status_page::{self, Status};
 
 /// `--metrics`' value: `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`.
 pub fn parse_address(text: &str) -> Result<SocketAddr, ArgError> {
@@ -32,7 +33,11 @@ pub fn parse_address(text: &str) -> Result<SocketAddr, ArgError> {
 }
 
 /// Bind `address` and start the `metrics` thread; the address it listens on.
-pub fn start(address: SocketAddr, metrics: Metrics) -> Result<SocketAddr, StartupError> {
+pub fn start(
+    address: SocketAddr,
+    metrics: Metrics,
+    status: Status,
+) -> Result<SocketAddr, StartupError> {
     let failed = |source| StartupError::Metrics { address, source };
     let listener = TcpListener::bind(address).map_err(failed)?;
     let bound = listener.local_addr().map_err(failed)?;
@@ -43,20 +48,22 @@ pub fn start(address: SocketAddr, metrics: Metrics) -> Result<SocketAddr, Startu
         );
     }
     let metrics = Arc::new(metrics);
-    http::start("metrics", listener, move |path| route(path, &metrics)).map_err(|source| {
-        StartupError::Thread {
-            name: "metrics",
-            source,
-        }
+    let route = move |path: &str| route(path, &metrics, &status);
+    http::start("metrics", listener, route).map_err(|source| StartupError::Thread {
+        name: "metrics",
+        source,
     })?;
     info!("metrics on http://{bound}/metrics");
+    info!("status page on http://{bound}/ (its data: http://{bound}/pairs.json)");
     Ok(bound)
 }
 
 /// What each path answers. A new page is one more arm.
-pub fn route(path: &str, metrics: &Metrics) -> Response {
+pub fn route(path: &str, metrics: &Metrics, status: &Status) -> Response {
     match path {
         "/metrics" => Response::ok(exposition::CONTENT_TYPE, metrics.render()),
+        "/" => status_page::page(),
+        "/pairs.json" => status.pairs(&metrics.sources),
         _ => Response::not_found(),
     }
 }

@@ -162,16 +162,22 @@ impl PairRow {
 impl Report {
     /// The `stats` event's fields: the totals, then `pairs`, one object a row.
     fn fields(&self, out: &mut Object) {
-        let mut cuts = Object::new();
-        cuts.u64("stall_toward_client", self.hang_cuts.stall_toward_client)
-            .u64("stall_toward_server", self.hang_cuts.stall_toward_server)
-            .u64("idle", self.hang_cuts.idle);
+        self.totals(out);
         let mut rows = Array::default();
         for pair in &self.pairs {
             let mut row = Object::new();
             pair.fields(&mut row);
             rows.push(row.finish());
         }
+        out.json("pairs", rows);
+    }
+
+    /// The totals' keys, as the README lists them for the `stats` event (and `/pairs.json`).
+    pub fn totals(&self, out: &mut Object) {
+        let mut cuts = Object::new();
+        cuts.u64("stall_toward_client", self.hang_cuts.stall_toward_client)
+            .u64("stall_toward_server", self.hang_cuts.stall_toward_server)
+            .u64("idle", self.hang_cuts.idle);
         out.u64("pairs_live", self.pairs.len() as u64)
             .u64("pairs_served", self.served)
             .u64("pairs_reached", self.reached)
@@ -190,7 +196,6 @@ impl Report {
         if let Some(dropped) = self.dump_dropped {
             out.u64("dump_dropped_bytes", dropped);
         }
-        out.json("pairs", rows);
     }
 }
 

@@ -26,4 +26,5 @@ mod resets;
 mod soak;
 mod splice;
 mod stats;
+mod status_page;
 mod systemd;

@@ -14,10 +14,12 @@
 //! | `activation` | systemd: `systemd-socket-activate` before the proxy, a notify socket        |
 //! | `haproxy`    | a real HAProxy with the test's own configuration                            |
 //! | `http`       | a tiny HTTP GET over std, for `--metrics` and a Prometheus server           |
+//! | `browser`    | headless Chromium: the DOM a page's script rendered                         |
 
 use std::time::Duration;
 
 pub mod activation;
+pub mod browser;
 pub mod client;
 pub mod data;
 pub mod haproxy;

@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,10 @@ impl KillOnDrop {
 
     pub fn id(&self) -> u32 {
         self.0.as_ref().expect("the child is still owned").id()
+    }
+
+    pub fn take_stdout(&mut self) -> ChildStdout {
+        self.child().stdout.take().expect("stdout is piped")
     }
 
     pub fn take_stderr(&mut self) -> ChildStderr {
