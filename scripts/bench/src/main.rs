@@ -25,6 +25,7 @@ mod origins;
 mod peers;
 mod perf;
 mod pingers;
+mod scrape;
 mod scratch;
 mod table;
 mod target;

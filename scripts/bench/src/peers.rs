@@ -15,7 +15,12 @@ use crate::target::{start_proxy, Target};
 
 /// One kind of proxy, and the program that runs it.
 pub(crate) enum Proxy {
-    Tcpproxy { program: PathBuf, splice: bool },
+    /// `metrics`: with `--metrics` on, scraped once a second (`scrape.rs`), to show it costs nothing.
+    Tcpproxy {
+        program: PathBuf,
+        splice: bool,
+        metrics: bool,
+    },
     Socat(PathBuf),
     Haproxy(PathBuf),
     Nginx(PathBuf),
@@ -29,10 +34,17 @@ pub(crate) fn proxies(tcpproxy: &str, peers: bool) -> Vec<Proxy> {
         Proxy::Tcpproxy {
             program: program.clone(),
             splice: false,
+            metrics: false,
+        },
+        Proxy::Tcpproxy {
+            program: program.clone(),
+            splice: false,
+            metrics: true,
         },
         Proxy::Tcpproxy {
             program,
             splice: true,
+            metrics: false,
         },
     ];
     if peers {
@@ -47,6 +59,7 @@ pub(crate) fn proxies(tcpproxy: &str, peers: bool) -> Vec<Proxy> {
 impl Proxy {
     pub(crate) fn name(&self) -> &'static str {
         match self {
+            Proxy::Tcpproxy { metrics: true, .. } => "tcpproxy --metrics",
             Proxy::Tcpproxy { splice: false, .. } => "tcpproxy",
             Proxy::Tcpproxy { splice: true, .. } => "tcpproxy splice",
             Proxy::Socat(_) => "socat",
@@ -77,7 +90,9 @@ impl Proxy {
     /// writing its configuration file first where it needs one.
     fn arguments(&self, port: u16, backend: u16, scratch: &Scratch) -> io::Result<Vec<String>> {
         Ok(match self {
-            Proxy::Tcpproxy { splice, .. } => tcpproxy_args(*splice, port, backend),
+            Proxy::Tcpproxy {
+                splice, metrics, ..
+            } => tcpproxy_args(*splice, *metrics, port, backend)?,
             Proxy::Socat(_) => vec![
                 format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,backlog=4096"),
                 format!("TCP:127.0.0.1:{backend}"),
@@ -104,14 +119,20 @@ impl Proxy {
 
 /// tcpproxy quiet, on loopback; splice also caps its pairs: 4,000 pairs' sockets leave the
 /// 20,000-descriptor limit room for ~6,000 pipes.
-fn tcpproxy_args(splice: bool, port: u16, backend: u16) -> Vec<String> {
+/// With `metrics`, the endpoint gets a free port of its own and a scraper.
+fn tcpproxy_args(splice: bool, metrics: bool, port: u16, backend: u16) -> io::Result<Vec<String>> {
     let mut args: Vec<String> = Vec::new();
     if splice {
         args.extend(["--copy-mode", "splice", "--max-connections", "4000"].map(String::from));
     }
+    if metrics {
+        let endpoint = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        args.extend(["--metrics".to_string(), endpoint.to_string()]);
+        crate::scrape::every_second(endpoint);
+    }
     args.extend(["-q", "--bind", "127.0.0.1", "127.0.0.1"].map(String::from));
     args.extend([backend.to_string(), port.to_string()]);
-    args
+    Ok(args)
 }
 
 /// HAProxy 2.x in TCP mode, as its documentation sets it up; threads = cores.
