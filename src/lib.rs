@@ -63,7 +63,7 @@
 //!                                   refusal_log)
 //!                       └─▶ relay        (lifecycle → pair → pump → channel → buffer;
 //!                                         hang, activity, close, report, totals, histogram,
-//!                                         upstream, workers, tap)
+//!                                         upstream, workers, last_out, tap)
 //!                             └─▶ error, events → json, units
 //! ```
 //!

@@ -8,18 +8,22 @@
 //! ```text
 //!   main ──start──▶ "pair 17 c->s": connect to the destination ──start──▶ "pair 17 s->c"
 //!                        │ pump client → server                              │ pump server → client
-//!                        │ wait for "done" ◀─────────────────────────────────┘
-//!                        └ log one line, give the slot back
+//!                        └──────────── whichever finishes last: ─────────────┘
+//!                                      log one line, give the slot back
 //! ```
 //!
-//! Blocking in here: `connect` (bounded by `--connect-timeout`), the two pumps, and the wait for the
-//! s->c thread's "done". What wakes them: [`Pair::end`], which shuts both sockets down.
+//! Neither thread waits for the other: each holds a share of the pair's [`Closing`], and the one
+//! that lets go of the last share closes the pair (`last_out.rs`), even if the other panicked.
+//!
+//! Blocking in here: `connect` (bounded by `--connect-timeout`) and the two pumps. What wakes
+//! them: [`Pair::end`], which resets both sockets.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-use crossbeam_channel::{bounded, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use log::{debug, trace, Level};
 
 use crate::events::{self, Importance};
@@ -29,6 +33,7 @@ use crate::relay::close::CloseReason;
 use crate::relay::direction::{Direction, Side};
 use crate::relay::error::{RelayError, Step};
 use crate::relay::hang::{HangClock, HangRule};
+use crate::relay::last_out::{Finish, Share};
 use crate::relay::pair::Pair;
 use crate::relay::pump::{pump, Flow};
 use crate::relay::report::PairReport;
@@ -72,16 +77,21 @@ impl Relay {
 
     /// Start the pair's first thread. `ticket` is dropped when the pair's last thread lets go of
     /// it, even if a pump panics: whoever holds the other end learns that the slot is free. If
-    /// the OS refuses a thread, the pair (and its client) is dropped with the ticket.
-    pub fn start(self: &Arc<Self>, pair: Arc<Pair>, ticket: impl Send + 'static) -> io::Result<()> {
-        let relay = Arc::clone(self);
-        self.workers.run(
-            thread_label(pair.id(), Direction::ClientToServer),
-            move || {
-                let _ticket = ticket;
-                run(pair, &relay);
-            },
-        )
+    /// the OS refuses a thread, the pair (and its client) is dropped with the ticket. (`Sync`
+    /// because both threads hold the state it is kept in, though only the last one touches it.)
+    pub fn start(
+        self: &Arc<Self>,
+        pair: Arc<Pair>,
+        ticket: impl Send + Sync + 'static,
+    ) -> io::Result<()> {
+        let closing = Closing {
+            pair,
+            relay: Arc::clone(self),
+            reached_destination: AtomicBool::new(false),
+            ticket: Box::new(ticket),
+        };
+        let label = thread_label(closing.pair.id(), Direction::ClientToServer);
+        self.workers.run(label, move || run(Share::new(closing)))
     }
 
     pub fn totals(&self) -> &Totals {
@@ -107,27 +117,27 @@ fn thread_label(id: u64, dir: Direction) -> String {
     format!("pair {id} {}", dir.arrow())
 }
 
-/// The whole life of a pair, on its `c->s` thread.
-fn run(pair: Arc<Pair>, relay: &Arc<Relay>) {
+/// The whole life of a pair, on its `c->s` thread, until the last of its threads closes it
+/// ([`Closing::finish`]).
+fn run(closing: Share<Closing>) {
+    let (pair, relay) = (&closing.pair, &closing.relay);
     debug!("pair {} open: client {}", pair.id(), pair.client_addr());
     let connecting = relay.totals.connecting();
-    let reached_destination = match relay.upstream.connect() {
+    match relay.upstream.connect() {
         Ok((server, addr)) => {
             connecting.connected();
-            match get_ready(&pair, &server, &relay.upstream) {
-                Ok(()) if pair.attach_server(server, addr) => relay_both_ways(&pair, addr, relay),
+            closing.reached_destination.store(true, Ordering::Relaxed);
+            match get_ready(pair, &server, &relay.upstream) {
+                Ok(()) if pair.attach_server(server, addr) => relay_both_ways(&closing, addr),
                 Ok(()) => {} // the pair was ended while we connected
                 Err(reason) => pair.end(reason),
             }
-            true
         }
         Err(why) => {
             drop(connecting);
             pair.end(CloseReason::Failed(RelayError::Connect(why)));
-            false
         }
-    };
-    finish(pair, relay, reached_destination);
+    }
 }
 
 /// Prepare both sockets, then (with `--send-proxy`) introduce the client. Each failure is blamed
@@ -162,60 +172,45 @@ fn blame(side: Side) -> impl Fn(io::Error) -> CloseReason {
     move |e| CloseReason::from_io(side, Step::ProxyHeader, e)
 }
 
-/// Both ends exist: pump both directions at once, one per thread.
-fn relay_both_ways(pair: &Arc<Pair>, server_addr: SocketAddr, relay: &Arc<Relay>) {
+/// Both ends exist: pump both directions at once, one per thread. Neither waits for the other:
+/// whichever finishes last closes the pair as it lets go of its share (`last_out.rs`).
+fn relay_both_ways(closing: &Share<Closing>, server_addr: SocketAddr) {
+    let (pair, relay) = (&closing.pair, &closing.relay);
     debug!("pair {} connected to {server_addr}", pair.id());
-    // The s->c thread says when it is done (and whether it finished, or panicked) on this channel:
-    // it may be a reused thread, so there is no handle to join.
-    let (done, finished) = bounded::<bool>(1);
-    let other = Arc::clone(pair);
-    let downstream_relay = Arc::clone(relay);
-    let downstream = relay.workers.run(
-        thread_label(pair.id(), Direction::ServerToClient),
-        move || {
-            let report = DoneReport {
-                done,
-                finished: false,
-            };
-            // Declared after `report`, so dropped before it even in a panic: this thread lets go
-            // of the pair (and maybe its sockets) before c->s hears "done" and writes the log line.
-            let pair = other;
-            pump_and_report(
-                &pair,
-                Direction::ServerToClient,
-                &downstream_relay.copy_mode,
-            );
-            drop(pair);
-            report.finished();
-        },
-    );
-    if let Err(e) = downstream {
+    let downstream = closing.clone();
+    let label = thread_label(pair.id(), Direction::ServerToClient);
+    let started = relay.workers.run(label, move || {
+        let copy_mode = &downstream.relay.copy_mode;
+        pump_and_report(&downstream.pair, Direction::ServerToClient, copy_mode);
+    });
+    if let Err(e) = started {
         let no_thread = RelayError::NoThread(Arc::new(e));
         return pair.end(CloseReason::Failed(no_thread));
     }
     pump_and_report(pair, Direction::ClientToServer, &relay.copy_mode);
-    if finished.recv() != Ok(true) {
-        // The pump panicked (a bug); the panic message is already on stderr. Free the client.
-        pair.end(CloseReason::Failed(RelayError::Panicked));
+}
+
+/// What the pair's last thread needs to close it, shared by both threads.
+struct Closing {
+    pair: Arc<Pair>,
+    relay: Arc<Relay>,
+    /// Set once connected: the totals count pairs that never reached the destination apart.
+    reached_destination: AtomicBool,
+    /// Dropped after the log line: whoever waits on it learns that the pair's slot is free.
+    ticket: Box<dyn Send + Sync>,
+}
+
+impl Finish for Closing {
+    /// A pump panicked (a bug; the message is already on stderr): end the pair, which wakes the
+    /// other thread, so the pair is closed and its client freed.
+    fn on_panic(&self) {
+        self.pair.end(CloseReason::Failed(RelayError::Panicked));
     }
-}
 
-/// Tells the c->s thread that s->c is over, also when it unwinds from a panic.
-struct DoneReport {
-    done: Sender<bool>,
-    finished: bool,
-}
-
-impl DoneReport {
-    fn finished(mut self) {
-        self.finished = true;
-    }
-}
-
-impl Drop for DoneReport {
-    fn drop(&mut self) {
-        // The receiver waits in `relay_both_ways` until this arrives; it cannot be gone.
-        let _ = self.done.send(self.finished);
+    fn finish(self) {
+        let reached = self.reached_destination.load(Ordering::Relaxed);
+        finish(self.pair, &self.relay, reached);
+        drop(self.ticket);
     }
 }
 

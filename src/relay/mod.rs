@@ -18,6 +18,7 @@ pub mod direction;
 pub mod error;
 pub mod hang;
 pub mod histogram;
+pub mod last_out;
 pub mod lifecycle;
 pub mod pair;
 pub mod proxy_protocol;
