@@ -63,7 +63,8 @@
 //!                                   refusal_log)
 //!                       └─▶ relay        (lifecycle → pair → pump → channel → buffer;
 //!                                         hang, activity, close, report, totals, histogram,
-//!                                         upstream, workers, tap, keepalive, proxy_header)
+//!                                         upstream, workers, last_out, tap, keepalive,
+//!                                         proxy_header, admission, prepare)
 //!                             └─▶ error, events → json, units
 //! ```
 //!

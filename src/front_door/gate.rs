@@ -161,10 +161,10 @@ impl Drop for ClientSlot {
 
 /// The pair's thread asks the gate once the PROXY header has named the client.
 impl Admission for Arc<Gate> {
-    fn admit(&self, client: SocketAddr) -> Option<Box<dyn Send>> {
+    fn admit(&self, client: SocketAddr) -> Option<Box<dyn Send + Sync>> {
         Gate::admit(self, client)
             .ok()
-            .map(|slot| Box::new(slot) as Box<dyn Send>)
+            .map(|slot| Box::new(slot) as Box<dyn Send + Sync>)
     }
 }
 

@@ -12,10 +12,16 @@
 //! (`events.rs`) or `"event":"log"` and the message.
 //!
 //! Every time is RFC 3339 in UTC with exactly nine fraction digits, so lines sort as text.
+//!
+//! A record reaches the sink in one `write`, whatever its lines. simplelog writes a line in
+//! pieces (the time, the level, the message...), which on an unbuffered stderr or file was
+//! 23 system calls per pair's closing line; so it writes into a [`Collected`] buffer, and the
+//! whole record goes out at once.
+//!
 //! Blocking: the line is written while the caller waits, as any write to stderr or a file.
 
-use std::io::Write;
-use std::sync::{Mutex, PoisonError};
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use log::{Log, Metadata, Record};
 use simplelog::{ConfigBuilder, LevelFilter, SharedLogger, WriteLogger};
@@ -40,8 +46,39 @@ pub struct Lines {
 }
 
 enum Writer {
-    Text(Box<dyn SharedLogger>),
+    /// simplelog, writing into `Collected`; then the collected bytes go to the sink.
+    Text {
+        simplelog: Box<dyn SharedLogger>,
+        collected: Collected,
+        sink: Mutex<Box<dyn Write + Send>>,
+    },
     Json(Mutex<Box<dyn Write + Send>>),
+}
+
+/// What simplelog writes into: one record's bytes, gathered to be written with one call.
+#[derive(Clone, Default)]
+struct Collected(Arc<Mutex<Vec<u8>>>);
+
+impl Collected {
+    fn bytes(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Write for Collected {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.bytes().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Lock a sink, whether or not a thread panicked while writing to it.
+fn lock_sink(sink: &Mutex<Box<dyn Write + Send>>) -> MutexGuard<'_, Box<dyn Write + Send>> {
+    sink.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Lines {
@@ -55,7 +92,12 @@ impl Lines {
                     .set_time_format_custom(TIMESTAMP)
                     .build();
                 // We filter (`enabled`); simplelog writes whatever reaches it.
-                Writer::Text(WriteLogger::new(LevelFilter::Trace, config, sink))
+                let collected = Collected::default();
+                Writer::Text {
+                    simplelog: WriteLogger::new(LevelFilter::Trace, config, collected.clone()),
+                    collected,
+                    sink: Mutex::new(sink),
+                }
             }
             LogFormat::Json => Writer::Json(Mutex::new(sink)),
         };
@@ -83,16 +125,24 @@ impl Log for Lines {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         with_thread_label(|thread| match &self.writer {
-            Writer::Text(inner) => write_text(inner.as_ref(), record, thread),
+            Writer::Text {
+                simplelog,
+                collected,
+                sink,
+            } => {
+                write_text(simplelog.as_ref(), record, thread);
+                let bytes = std::mem::take(&mut *collected.bytes());
+                // Nowhere left to say that the log cannot be written.
+                let _ = lock_sink(sink).write_all(&bytes);
+            }
             Writer::Json(sink) => write_json(sink, record, thread),
         });
     }
 
     fn flush(&self) {
         match &self.writer {
-            Writer::Text(inner) => inner.flush(),
-            Writer::Json(sink) => {
-                let _ = sink.lock().unwrap_or_else(PoisonError::into_inner).flush();
+            Writer::Text { sink, .. } | Writer::Json(sink) => {
+                let _ = lock_sink(sink).flush();
             }
         }
     }
@@ -131,9 +181,8 @@ fn write_json(sink: &Mutex<Box<dyn Write + Send>>, record: &Record, thread: &str
         text.push_str(&message[1..]);
     }
     text.push('\n');
-    let mut sink = sink.lock().unwrap_or_else(PoisonError::into_inner);
     // Nowhere left to say that the log cannot be written.
-    let _ = sink.write_all(text.as_bytes());
+    let _ = lock_sink(sink).write_all(text.as_bytes());
 }
 
 fn is_event(target: &str) -> bool {

@@ -25,7 +25,7 @@ use crate::relay::proxy_header::{read_header, Endpoints};
 pub trait Admission: Send + Sync {
     /// `Some(slot)` if `client` may come in (the pair holds the slot until it ends: a place under
     /// `--max-per-client`); `None` if not. The door counts and logs a refusal itself.
-    fn admit(&self, client: SocketAddr) -> Option<Box<dyn Send>>;
+    fn admit(&self, client: SocketAddr) -> Option<Box<dyn Send + Sync>>;
 }
 
 /// `--accept-proxy`: the rules to ask, and how long a client has to send its header.
@@ -38,7 +38,7 @@ pub struct AcceptProxy {
 /// What reading the header and asking the door came to.
 pub enum Greeted {
     /// In: hold this until the pair ends.
-    Admitted(Box<dyn Send>),
+    Admitted(Box<dyn Send + Sync>),
     /// Refused by the door's rules (already counted and logged there): close the client, say
     /// nothing more.
     Refused,

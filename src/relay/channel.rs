@@ -76,7 +76,7 @@ impl CopyBuffer {
 impl Channel for CopyBuffer {
     fn fill(&mut self, source: &TcpStream) -> io::Result<usize> {
         self.start = 0;
-        (&*source).read(&mut self.pages)
+        self.pages.fill_with(|buffer| (&*source).read(buffer))
     }
 
     fn drain(&mut self, sink: &TcpStream, held: usize) -> io::Result<usize> {

@@ -8,18 +8,21 @@
 //! ```text
 //!   main ──start──▶ "pair 17 c->s": connect to the destination ──start──▶ "pair 17 s->c"
 //!                        │ pump client → server                              │ pump server → client
-//!                        │ wait for "done" ◀─────────────────────────────────┘
-//!                        └ log one line, give the slot back
+//!                        └──────────── whichever finishes last: ─────────────┘
+//!                                      log one line, give the slot back
 //! ```
 //!
-//! Blocking in here: `connect` (bounded by `--connect-timeout`), the two pumps, and the wait for the
-//! s->c thread's "done". What wakes them: [`Pair::end`], which shuts both sockets down.
+//! Neither thread waits for the other: each holds a share of the pair's [`Closing`], and the one
+//! that lets go of the last share closes the pair (`last_out.rs`), even if the other panicked.
+//!
+//! Blocking in here: `connect` (bounded by `--connect-timeout`) and the two pumps. What wakes
+//! them: [`Pair::end`], which resets both sockets.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use crossbeam_channel::{bounded, Sender};
 use log::{debug, trace, Level};
 
 use crate::events::{self, Importance};
@@ -30,6 +33,7 @@ use crate::relay::close::CloseReason;
 use crate::relay::direction::Direction;
 use crate::relay::error::RelayError;
 use crate::relay::hang::HangRule;
+use crate::relay::last_out::{Finish, Share};
 use crate::relay::pair::Pair;
 use crate::relay::prepare::get_ready;
 use crate::relay::pump::{pump, Flow};
@@ -82,21 +86,23 @@ impl Relay {
 
     /// Start the pair's first thread. `ticket` is dropped when the pair's last thread lets go of
     /// it, even if a pump panics: whoever holds the other end learns that the slot is free. If
-    /// the OS refuses a thread, the pair (and its client) is dropped with the ticket.
-    pub fn start(self: &Arc<Self>, pair: Arc<Pair>, ticket: impl Send + 'static) -> io::Result<()> {
-        let relay = Arc::clone(self);
-        self.workers.run(
-            thread_label(pair.id(), Direction::ClientToServer),
-            move || {
-                // Dropped even if a pump panics: the slot is never lost.
-                let ticket = ticket;
-                let closing = run(pair, &relay);
-                drop(ticket);
-                if let Some(closing) = closing {
-                    closing.log();
-                }
-            },
-        )
+    /// the OS refuses a thread, the pair (and its client) is dropped with the ticket. (`Sync`
+    /// because both threads hold the state it is kept in, though only the last one touches it.)
+    pub fn start(
+        self: &Arc<Self>,
+        pair: Arc<Pair>,
+        ticket: impl Send + Sync + 'static,
+    ) -> io::Result<()> {
+        let closing = Closing {
+            pair,
+            relay: Arc::clone(self),
+            reached_destination: AtomicBool::new(false),
+            refused: AtomicBool::new(false),
+            admitted: OnceLock::new(),
+            ticket: Box::new(ticket),
+        };
+        let label = thread_label(closing.pair.id(), Direction::ClientToServer);
+        self.workers.run(label, move || run(Share::new(closing)))
     }
 
     pub fn totals(&self) -> &Totals {
@@ -122,96 +128,92 @@ fn thread_label(id: u64, dir: Direction) -> String {
     format!("pair {id} {}", dir.arrow())
 }
 
-/// The whole life of a pair, on its `c->s` thread; its closing line, if one is to be written.
-fn run(pair: Arc<Pair>, relay: &Arc<Relay>) -> Option<Closing> {
+/// The whole life of a pair, on its `c->s` thread, until the last of its threads closes it
+/// ([`Closing::finish`]).
+fn run(closing: Share<Closing>) {
+    let (pair, relay) = (&closing.pair, &closing.relay);
     // With `--accept-proxy`, first learn who the client is, and whether it may come in.
-    let _admitted = match &relay.accept_proxy {
-        None => None,
-        Some(accept) => match greet(&pair, accept) {
-            Greeted::Admitted(slot) => Some(slot),
-            Greeted::Refused => return None, // the door logged it; dropping the pair closes the client
-            Greeted::Failed(reason) => {
-                pair.end(reason);
-                return finish(pair, relay, false);
-            }
-        },
-    };
+    if let Some(accept) = &relay.accept_proxy {
+        match greet(pair, accept) {
+            Greeted::Admitted(slot) => drop(closing.admitted.set(slot)),
+            // The door counted and logged it: closing the client is all that is left.
+            Greeted::Refused => return closing.refused.store(true, Ordering::Relaxed),
+            Greeted::Failed(reason) => return pair.end(reason),
+        }
+    }
     debug!("pair {} open: client {}", pair.id(), pair.client_addr());
     let connecting = relay.totals.connecting();
-    let reached_destination = match relay.upstream.connect() {
+    match relay.upstream.connect() {
         Ok((server, addr)) => {
             connecting.connected();
             pair.record_source(&server);
-            match get_ready(&pair, &server, &relay.upstream) {
-                Ok(()) if pair.attach_server(server, addr) => relay_both_ways(&pair, addr, relay),
+            closing.reached_destination.store(true, Ordering::Relaxed);
+            match get_ready(pair, &server, &relay.upstream) {
+                Ok(()) if pair.attach_server(server, addr) => relay_both_ways(&closing, addr),
                 Ok(()) => {} // the pair was ended while we connected
                 Err(reason) => pair.end(reason),
             }
-            true
         }
         Err(why) => {
             drop(connecting);
             pair.end(CloseReason::Failed(RelayError::Connect(why)));
-            false
         }
-    };
-    finish(pair, relay, reached_destination)
+    }
 }
 
-/// Both ends exist: pump both directions at once, one per thread.
-fn relay_both_ways(pair: &Arc<Pair>, server_addr: SocketAddr, relay: &Arc<Relay>) {
+/// Both ends exist: pump both directions at once, one per thread. Neither waits for the other:
+/// whichever finishes last closes the pair as it lets go of its share (`last_out.rs`).
+fn relay_both_ways(closing: &Share<Closing>, server_addr: SocketAddr) {
+    let (pair, relay) = (&closing.pair, &closing.relay);
     debug!("pair {} connected to {server_addr}", pair.id());
-    // The s->c thread says when it is done (and whether it finished, or panicked) on this channel:
-    // it may be a reused thread, so there is no handle to join.
-    let (done, finished) = bounded::<bool>(1);
-    let other = Arc::clone(pair);
-    let downstream_relay = Arc::clone(relay);
-    let downstream = relay.workers.run(
-        thread_label(pair.id(), Direction::ServerToClient),
-        move || {
-            let report = DoneReport {
-                done,
-                finished: false,
-            };
-            // Declared after `report`, so dropped before it even in a panic: this thread lets go
-            // of the pair (and maybe its sockets) before c->s hears "done" and writes the log line.
-            let pair = other;
-            pump_and_report(
-                &pair,
-                Direction::ServerToClient,
-                &downstream_relay.copy_mode,
-            );
-            drop(pair);
-            report.finished();
-        },
-    );
-    if let Err(e) = downstream {
+    let downstream = closing.clone();
+    let label = thread_label(pair.id(), Direction::ServerToClient);
+    let started = relay.workers.run(label, move || {
+        let copy_mode = &downstream.relay.copy_mode;
+        pump_and_report(&downstream.pair, Direction::ServerToClient, copy_mode);
+    });
+    if let Err(e) = started {
         let no_thread = RelayError::NoThread(Arc::new(e));
         return pair.end(CloseReason::Failed(no_thread));
     }
     pump_and_report(pair, Direction::ClientToServer, &relay.copy_mode);
-    if finished.recv() != Ok(true) {
-        // The pump panicked (a bug); the panic message is already on stderr. Free the client.
-        pair.end(CloseReason::Failed(RelayError::Panicked));
+}
+
+/// What the pair's last thread needs to close it, shared by both threads.
+struct Closing {
+    pair: Arc<Pair>,
+    relay: Arc<Relay>,
+    /// Set once connected: the totals count pairs that never reached the destination apart.
+    reached_destination: AtomicBool,
+    /// `--accept-proxy`: the door refused the client its header named; nothing to count or log.
+    refused: AtomicBool,
+    /// `--accept-proxy`: the client's place under `--max-per-client`, given back with the ticket.
+    admitted: OnceLock<Box<dyn Send + Sync>>,
+    /// Dropped before the log line: whoever waits on it learns that the pair's slot is free, and
+    /// a reader of the line may connect again at once.
+    ticket: Box<dyn Send + Sync>,
+}
+
+impl Finish for Closing {
+    /// A pump panicked (a bug; the message is already on stderr): end the pair, which wakes the
+    /// other thread, so the pair is closed and its client freed.
+    fn on_panic(&self) {
+        self.pair.end(CloseReason::Failed(RelayError::Panicked));
     }
-}
 
-/// Tells the c->s thread that s->c is over, also when it unwinds from a panic.
-struct DoneReport {
-    done: Sender<bool>,
-    finished: bool,
-}
-
-impl DoneReport {
-    fn finished(mut self) {
-        self.finished = true;
-    }
-}
-
-impl Drop for DoneReport {
-    fn drop(&mut self) {
-        // The receiver waits in `relay_both_ways` until this arrives; it cannot be gone.
-        let _ = self.done.send(self.finished);
+    fn finish(self) {
+        if self.refused.load(Ordering::Relaxed) {
+            return; // dropping the pair closes the client
+        }
+        let reached = self.reached_destination.load(Ordering::Relaxed);
+        let line = finish(self.pair, &self.relay, reached);
+        drop(self.admitted);
+        drop(self.ticket);
+        if let Some((level, report)) = line {
+            events::emit(level, Importance::Normal, "pair", &report, |fields| {
+                report.fields(fields)
+            });
+        }
     }
 }
 
@@ -238,10 +240,14 @@ fn pump_and_report(pair: &Pair, dir: Direction, mode: &CopyMode) {
     }
 }
 
-/// Count the pair and close both sockets; the line that says so is written by [`Relay::start`]
-/// once the pair's place is free, so a reader of the log line may rely on the descriptors being
-/// gone and on the slot being free for the next client.
-fn finish(pair: Arc<Pair>, relay: &Relay, reached_destination: bool) -> Option<Closing> {
+/// Count the pair and close both sockets; the line that says so, if one is to be written, is
+/// written by [`Closing::finish`] once the pair's place is free, so its reader may rely on the
+/// descriptors being gone and the slot being free.
+fn finish(
+    pair: Arc<Pair>,
+    relay: &Relay,
+    reached_destination: bool,
+) -> Option<(Level, PairReport)> {
     let reason = pair.reason().cloned().unwrap_or(CloseReason::BothEof);
     let level = if reason.is_warning() {
         Level::Warn
@@ -258,10 +264,10 @@ fn finish(pair: Arc<Pair>, relay: &Relay, reached_destination: bool) -> Option<C
         bytes_down: down,
         lifetime: pair.age(),
     });
-    if !log::log_enabled!(target: events::EVENT_TARGET, level) {
-        return None;
-    }
-    let report = PairReport {
+    // Only for a line we print: the report formats the destination and more, which with `-q` was
+    // a fifth of a short pair's own instructions.
+    let logged = log::log_enabled!(target: events::EVENT_TARGET, level);
+    let report = logged.then(|| PairReport {
         id: pair.id(),
         client: pair.client_addr(),
         listen: pair.listen_addr(),
@@ -274,22 +280,7 @@ fn finish(pair: Arc<Pair>, relay: &Relay, reached_destination: bool) -> Option<C
         bytes_up: up,
         bytes_down: down,
         duration: pair.age(),
-    };
+    });
     drop(pair); // the last strong reference: both sockets close here
-    Some(Closing { level, report })
-}
-
-/// A pair's closing line, to be written once its place is free.
-struct Closing {
-    level: Level,
-    report: PairReport,
-}
-
-impl Closing {
-    fn log(self) {
-        let report = &self.report;
-        events::emit(self.level, Importance::Normal, "pair", report, |fields| {
-            report.fields(fields)
-        });
-    }
+    report.map(|report| (level, report))
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod hang;
 pub mod histogram;
 pub mod keepalive;
+pub mod last_out;
 pub mod lifecycle;
 pub mod pair;
 pub mod prepare;
