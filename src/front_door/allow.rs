@@ -9,7 +9,7 @@
 //! because that is the address the operator wrote down.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::error::ArgError;
@@ -59,6 +59,12 @@ impl AllowList {
     pub fn lists(&self, addr: IpAddr) -> bool {
         self.networks.iter().any(|net| net.contains(addr))
     }
+}
+
+/// The /64 an IPv6 address lies in: the block one host or site usually holds, so the door
+/// counts (`--max-per-client`) and groups (the refusal log) IPv6 clients by it.
+pub fn slash_64(v6: Ipv6Addr) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))
 }
 
 /// Compare the top `prefix_len` bits of two `width`-bit numbers.

@@ -14,12 +14,12 @@
 //! mutexes taken once when a pair opens and once when it ends, never on the data path.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::front_door::allow::AllowList;
+use crate::front_door::allow::{slash_64, AllowList};
 use crate::front_door::refusal_log::RefusalLog;
 use crate::relay::admission::Admission;
 
@@ -54,11 +54,6 @@ impl DoorCounts {
     /// Clients refused for `why`.
     pub fn refused_by(&self, why: Refusal) -> u64 {
         self.refused[why as usize].load(Ordering::Relaxed)
-    }
-
-    /// Clients refused because `--allow` does not list them.
-    pub fn by_allow(&self) -> u64 {
-        self.refused_by(Refusal::NotAllowed)
     }
 
     /// An `accept` call failed.
@@ -171,7 +166,7 @@ impl Admission for Arc<Gate> {
 /// How `--max-per-client` counts a client: its address; for IPv6, its /64.
 fn client_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        IpAddr::V6(v6) => IpAddr::V6(slash_64(v6)),
         v4 => v4,
     }
 }

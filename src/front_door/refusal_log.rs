@@ -19,12 +19,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use log::Level;
 
 use crate::events::{self, Importance};
+use crate::front_door::allow::slash_64;
 use crate::json::{Array, Object};
 
 /// Networks named in one report line; the rest are summed as "others".
@@ -38,9 +39,7 @@ impl Network {
     pub fn of(client: IpAddr) -> Self {
         match client.to_canonical() {
             IpAddr::V4(v4) => Network(IpAddr::V4(Ipv4Addr::from(u32::from(v4) & !0xff))),
-            IpAddr::V6(v6) => Network(IpAddr::V6(Ipv6Addr::from(
-                u128::from(v6) & !((1u128 << 64) - 1),
-            ))),
+            IpAddr::V6(v6) => Network(IpAddr::V6(slash_64(v6))),
         }
     }
 }

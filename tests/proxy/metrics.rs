@@ -14,21 +14,6 @@ use crate::kit::process::{run_to_exit, KillOnDrop};
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::{dead_address, echo_server};
 
-/// A proxy to `destination` with `--metrics 127.0.0.1:0`, and where its endpoint listens.
-fn start(destination: SocketAddr, args: &[&str]) -> (Proxy, SocketAddr) {
-    let mut all = vec!["--metrics", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    let mut proxy = Proxy::start(destination, &all);
-    let line = proxy.wait_for_log("metrics on http://");
-    let address = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (proxy, address)
-}
-
 /// The value of the sample `series` (name and labels, exactly as written) in a scrape.
 fn value(scrape: &str, series: &str) -> f64 {
     scrape
@@ -56,12 +41,11 @@ fn echo_pairs(proxy: &mut Proxy, pairs: usize, size: usize) -> usize {
 
 #[test]
 fn promtool_accepts_a_scrape_taken_after_real_traffic() {
-    let (mut proxy, metrics) = start(echo_server(), &[]);
+    let (mut proxy, metrics) = Proxy::start_with_metrics(echo_server(), &[]);
     let sent = echo_pairs(&mut proxy, 3, 1000);
     let scrape = get(metrics, "/metrics");
     assert_eq!(scrape.status, 200, "{}", scrape.head);
     let body = scrape.body;
-    eprintln!("{body}");
     assert_eq!(value(&body, "tcpproxy_pairs_accepted_total"), 3.0);
     assert_eq!(
         value(&body, "tcpproxy_pairs_closed_total{reason=\"both_eof\"}"),
@@ -110,7 +94,7 @@ fn the_alert_rules_are_valid() {
 
 #[test]
 fn other_paths_are_404_other_methods_405_and_every_answer_has_the_headers() {
-    let (_proxy, metrics) = start(echo_server(), &[]);
+    let (_proxy, metrics) = Proxy::start_with_metrics(echo_server(), &[]);
     let scrape = get(metrics, "/metrics");
     assert_eq!(
         scrape.header("Content-Type"),
@@ -161,7 +145,7 @@ fn has_the_cautious_headers(answer: &Answer) {
 
 #[test]
 fn a_silent_client_holds_the_endpoint_no_longer_than_the_read_deadline() {
-    let (_proxy, metrics) = start(echo_server(), &[]);
+    let (_proxy, metrics) = Proxy::start_with_metrics(echo_server(), &[]);
     // Connected, says nothing: the one thread waits for it at most 2 s (http.rs), then answers
     // 408 and takes the next request, which waits in the backlog meanwhile.
     let _silent = TcpStream::connect(metrics).expect("connect");
@@ -177,7 +161,8 @@ fn a_silent_client_holds_the_endpoint_no_longer_than_the_read_deadline() {
 
 #[test]
 fn refusals_and_connect_failures_are_counted_by_cause() {
-    let (mut proxy, metrics) = start(dead_address(), &["--allow", "127.0.0.2/32"]);
+    let (mut proxy, metrics) =
+        Proxy::start_with_metrics(dead_address(), &["--allow", "127.0.0.2/32"]);
     // Refused by --allow: the proxy closes it at once, after counting it.
     let mut refused = proxy.connect();
     drain(&mut refused);
@@ -208,7 +193,7 @@ fn refusals_and_connect_failures_are_counted_by_cause() {
 
 #[test]
 fn a_real_prometheus_scrapes_the_bytes_the_test_sent() {
-    let (mut proxy, metrics) = start(echo_server(), &[]);
+    let (mut proxy, metrics) = Proxy::start_with_metrics(echo_server(), &[]);
     let sent = echo_pairs(&mut proxy, 4, 12_345);
     let server = Prometheus::start(metrics);
     let queries = [

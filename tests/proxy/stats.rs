@@ -6,9 +6,9 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::kit::client::{connect_from, connect_with_receive_buffer, drain, ping};
+use crate::kit::client::{connect_from, drain, ping};
 use crate::kit::proxy::Proxy;
-use crate::kit::servers::{echo_server, flood, holding_server};
+use crate::kit::servers::{echo_server, frozen_and_idle_pairs, holding_server};
 use crate::kit::PATIENCE;
 
 /// The row of pair `id` in `table`, split into its cells' words.
@@ -36,18 +36,8 @@ fn table_shows_a_frozen_client_an_idle_pair_and_a_half_closed_pair() {
     let (server, accepted) = holding_server();
     let mut proxy = Proxy::start(server, &["--timeout", "30"]);
 
-    // Pair 1: the server floods a client that never reads (telnet after ^]).
-    let frozen = connect_with_receive_buffer(proxy.addr(), 4096);
-    let flooding = accepted
-        .recv_timeout(PATIENCE)
-        .expect("pair 1 at the server");
-    thread::spawn(move || flood(flooding));
-
-    // Pair 2: connected, nobody says anything.
-    let idle = proxy.connect();
-    let _idle_server = accepted
-        .recv_timeout(PATIENCE)
-        .expect("pair 2 at the server");
+    // Pair 1 frozen (its client never reads while its server floods it), pair 2 idle.
+    let (frozen, idle, _idle_server) = frozen_and_idle_pairs(proxy.addr(), &accepted);
 
     // Pair 3: the client is done sending; the server has not answered yet.
     let half = proxy.connect();

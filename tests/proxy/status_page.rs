@@ -8,31 +8,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::kit::browser::dump_dom;
-use crate::kit::client::connect_with_receive_buffer;
 use crate::kit::http::get;
 use crate::kit::proxy::Proxy;
-use crate::kit::servers::{flood, holding_server};
-use crate::kit::PATIENCE;
+use crate::kit::servers::{frozen_and_idle_pairs, holding_server};
 
 /// The stall timeout: long enough that Chromium renders the frozen pair between half the timeout,
 /// when the page highlights it, and the cut. Chromium loads in 1-2 s on an idle machine, but has
 /// taken 6 s on a loaded 2-core one; this leaves it 9.
 const TIMEOUT_S: f64 = 20.0;
-
-/// A proxy to `destination` with `--metrics 127.0.0.1:0`, and where its status page is.
-fn start(destination: SocketAddr, args: &[&str]) -> (Proxy, SocketAddr) {
-    let mut all = vec!["--metrics", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    let mut proxy = Proxy::start(destination, &all);
-    let line = proxy.wait_for_log("status page on http://");
-    let address = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (proxy, address)
-}
 
 /// In `/pairs.json`, pair `id`'s direction `key` (`c_to_s`, `s_to_c`): its state and seconds.
 fn direction(json: &str, id: u64, key: &str) -> Option<(String, f64)> {
@@ -96,7 +79,9 @@ fn chromium_shows_the_frozen_pair_blocked_the_idle_pair_reading_then_the_cut() {
     let (server, accepted) = holding_server();
     let timeout = TIMEOUT_S.to_string();
     // The idle rule off, so the quiet pair stays while the stall rule cuts the frozen one.
-    let (mut proxy, page) = start(server, &["--timeout", &timeout, "--idle-timeout", "0"]);
+    let args = ["--timeout", &timeout, "--idle-timeout", "0"];
+    let (mut proxy, page) = Proxy::start_with_metrics(server, &args);
+    proxy.wait_for_log(&format!("status page on http://{page}/"));
 
     // The page and its data, as a browser gets them: typed, never cached, never framed.
     for (path, media) in [("/", "text/html"), ("/pairs.json", "application/json")] {
@@ -113,17 +98,8 @@ fn chromium_shows_the_frozen_pair_blocked_the_idle_pair_reading_then_the_cut() {
         );
     }
 
-    // Pair 1: a client that never reads (telnet after ^]) and a server that floods it.
-    let frozen = connect_with_receive_buffer(proxy.addr(), 4096);
-    let flooding = accepted
-        .recv_timeout(PATIENCE)
-        .expect("pair 1 at the server");
-    thread::spawn(move || flood(flooding));
-    // Pair 2: connected, nobody says anything.
-    let idle = proxy.connect();
-    let _idle_server = accepted
-        .recv_timeout(PATIENCE)
-        .expect("pair 2 at the server");
+    // Pair 1 frozen (its client never reads while its server floods it), pair 2 idle.
+    let (frozen, idle, _idle_server) = frozen_and_idle_pairs(proxy.addr(), &accepted);
 
     // Load the page once pair 1's s->c has been blocked past half the timeout.
     let give_up = Instant::now() + Duration::from_secs_f64(TIMEOUT_S);

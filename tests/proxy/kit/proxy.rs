@@ -33,6 +33,22 @@ impl Proxy {
         Proxy::start_raw(&all)
     }
 
+    /// `tcpproxy --metrics 127.0.0.1:0 ARGS... DEST_IP DEST_PORT 0`, and the address its metrics
+    /// endpoint (and status page) listens on, as its `metrics on http://ADDR/metrics` line says.
+    pub fn start_with_metrics(destination: SocketAddr, args: &[&str]) -> (Proxy, SocketAddr) {
+        let mut all = vec!["--metrics", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let mut proxy = Proxy::start(destination, &all);
+        let line = proxy.wait_for_log("metrics on http://");
+        let address = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.strip_suffix("/metrics"))
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        (proxy, address)
+    }
+
     /// `tcpproxy ARGS...` exactly as given; it must log a listening line.
     pub fn start_raw<S: AsRef<OsStr>>(args: &[S]) -> Proxy {
         Proxy::spawn(&mut command(args))

@@ -12,6 +12,7 @@ use std::time::Duration;
 use socket2::{Domain, Socket, Type};
 
 use super::client;
+use super::PATIENCE;
 
 /// A loopback (127.0.0.1) server that hands each connection to `handle` on its own thread.
 pub fn serve<F>(handle: F) -> SocketAddr
@@ -76,6 +77,26 @@ pub fn holding_server() -> (SocketAddr, Receiver<TcpStream>) {
         let _ = sender.send(stream);
     });
     (addr, accepted)
+}
+
+/// Two pairs through the proxy at `proxy`, whose destination hands its connections to
+/// `accepted` (a [`holding_server`]): pair 1 frozen — its client, with a 4 KiB receive buffer,
+/// never reads while its server floods it (telnet after ^]) — and pair 2 idle, nobody saying
+/// anything. Returns pair 1's client, pair 2's client and pair 2's server end.
+pub fn frozen_and_idle_pairs(
+    proxy: SocketAddr,
+    accepted: &Receiver<TcpStream>,
+) -> (TcpStream, TcpStream, TcpStream) {
+    let frozen = client::connect_with_receive_buffer(proxy, 4096);
+    let flooding = accepted
+        .recv_timeout(PATIENCE)
+        .expect("pair 1 at the server");
+    thread::spawn(move || flood(flooding));
+    let idle = client::connect(proxy);
+    let idle_server = accepted
+        .recv_timeout(PATIENCE)
+        .expect("pair 2 at the server");
+    (frozen, idle, idle_server)
 }
 
 /// An address where nothing listens (a port just freed).
