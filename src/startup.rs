@@ -115,7 +115,13 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         admission: Arc::new(Arc::clone(&gate)),
         header_timeout: header_timeout(options),
     });
-    let relay = Relay::new(upstream, rule, copy_mode, accept_proxy);
+    let relay =
+        Relay::new(&listener, upstream, rule, copy_mode, accept_proxy).map_err(|source| {
+            StartupError::Listen {
+                address: listening,
+                source,
+            }
+        })?;
     let door = Door {
         gate,
         accept_proxy: options.accept_proxy,

@@ -19,7 +19,7 @@
 //! them: [`Pair::end`], which resets both sockets.
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -35,7 +35,7 @@ use crate::relay::error::RelayError;
 use crate::relay::hang::HangRule;
 use crate::relay::last_out::{Finish, Share};
 use crate::relay::pair::Pair;
-use crate::relay::prepare::get_ready;
+use crate::relay::prepare::{get_ready, prime_listener};
 use crate::relay::pump::{pump, Flow};
 use crate::relay::report::PairReport;
 use crate::relay::tap::Tap;
@@ -62,20 +62,24 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// A relay for the clients `listener` will accept. It gives the listener the socket options
+    /// its clients inherit (`prepare.rs`), which is why it must see it before the first accept.
     pub fn new(
+        listener: &TcpListener,
         upstream: Upstream,
         rule: HangRule,
         copy_mode: CopyMode,
         accept_proxy: Option<AcceptProxy>,
-    ) -> Arc<Self> {
-        Arc::new(Relay {
+    ) -> io::Result<Arc<Self>> {
+        prime_listener(listener, rule)?;
+        Ok(Arc::new(Relay {
             accept_proxy,
             upstream,
             rule,
             copy_mode,
             totals: Totals::default(),
             workers: Workers::new(PAIR_STACK_SIZE),
-        })
+        }))
     }
 
     /// A pair for a client just accepted; nothing runs until [`Relay::start`].

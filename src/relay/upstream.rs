@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use log::debug;
+use nix::errno::Errno;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::StartupError;
@@ -88,35 +89,45 @@ impl Destination {
     }
 }
 
-/// One connection attempt. With a source address the socket is bound to it (port 0: the kernel
-/// picks one) before `connect`, so the destination sees that address; std's `connect` cannot
-/// bind first, hence socket2.
+/// One connection attempt, a plain blocking `connect` bounded by `timeout`. With a source address
+/// the socket is bound to it first (port 0: the kernel picks one), so the destination sees that
+/// address; std's `connect` cannot bind first, hence socket2.
+///
+/// Why not std's `connect_timeout`: it switches the socket to non-blocking, connects, polls and
+/// switches back, four calls where Linux needs one. A blocking `connect` honours the socket's
+/// send timeout (SO_SNDTIMEO), so arming that bounds the handshake; [`get_ready`] then re-arms it
+/// for the pumps' writes. On timeout Linux reports EINPROGRESS (the handshake was still under way
+/// when the wait ended), which we name for what it is.
+///
+/// [`get_ready`]: crate::relay::prepare::get_ready
 fn connect_one(
     address: SocketAddr,
     timeout: Option<Duration>,
     source: Option<IpAddr>,
 ) -> io::Result<TcpStream> {
-    let Some(source) = source else {
-        return match timeout {
-            Some(limit) => TcpStream::connect_timeout(&address, limit),
-            None => TcpStream::connect(address),
-        };
-    };
-    if source.is_ipv4() != address.is_ipv4() {
-        let why = format!("--source {source} is of the other address family");
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
-    }
     let socket = Socket::new(
         Domain::for_address(address),
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
-    socket.bind(&SocketAddr::new(source, 0).into())?;
-    match timeout {
-        Some(limit) => socket.connect_timeout(&address.into(), limit)?,
-        None => socket.connect(&address.into())?,
+    if let Some(source) = source {
+        if source.is_ipv4() != address.is_ipv4() {
+            let why = format!("--source {source} is of the other address family");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        }
+        socket.bind(&SocketAddr::new(source, 0).into())?;
     }
-    Ok(socket.into())
+    if timeout.is_some() {
+        socket.set_write_timeout(timeout)?; // a fresh socket has none: nothing to do without one
+    }
+    match socket.connect(&address.into()) {
+        Ok(()) => Ok(socket.into()),
+        Err(e) if e.raw_os_error() == Some(Errno::EINPROGRESS as i32) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "connection timed out",
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// `--source`: is `source` one of this host's addresses, of a family the destination has? Asked
