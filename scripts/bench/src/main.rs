@@ -21,6 +21,7 @@ mod command;
 mod counters;
 mod echo_loop;
 mod measure;
+mod one_core;
 mod origins;
 mod peers;
 mod perf;

@@ -8,6 +8,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::counters;
+use crate::one_core::OneCore;
 use crate::pingers::slow_pingers;
 use crate::scratch::Scratch;
 use crate::target::Target;
@@ -33,6 +34,9 @@ pub(crate) struct Figures {
     pub(crate) rtt_p50_us: f64,
     pub(crate) rtt_p99_us: f64,
     pub(crate) rtt_p999_us: f64,
+    pub(crate) one_core_rtt_p50_us: f64,
+    pub(crate) one_core_rtt_p99_us: f64,
+    pub(crate) one_core_rtt_p999_us: f64,
     pub(crate) pingers_1000_p99_ms: f64,
     pub(crate) pingers_4000_rate: f64,
     pub(crate) pingers_4000_p99_ms: f64,
@@ -77,9 +81,16 @@ pub(crate) fn measure(
     figures.connection_p50_us = percentile(&mut times, 50.0).as_secs_f64() * 1e6;
     figures.connection_p99_us = percentile(&mut times, 99.0).as_secs_f64() * 1e6;
     let mut rtts = workloads::ping_pong(addr, lengths.pings)?;
-    figures.rtt_p50_us = percentile(&mut rtts, 50.0).as_secs_f64() * 1e6;
-    figures.rtt_p99_us = percentile(&mut rtts, 99.0).as_secs_f64() * 1e6;
-    figures.rtt_p999_us = percentile(&mut rtts, 99.9).as_secs_f64() * 1e6;
+    [figures.rtt_p50_us, figures.rtt_p99_us, figures.rtt_p999_us] = micros_at(&mut rtts);
+    let pinned = OneCore::pin(pid)?;
+    let mut rtts = workloads::ping_pong(addr, lengths.pings)?;
+    drop(pinned);
+    let one_core = micros_at(&mut rtts);
+    [
+        figures.one_core_rtt_p50_us,
+        figures.one_core_rtt_p99_us,
+        figures.one_core_rtt_p999_us,
+    ] = one_core;
     figures.pingers_1000_p99_ms = pingers(addr, 1000, pid, lengths)?.0;
     let (p99, rate, cpu) = pingers(addr, 4000, pid, lengths)?;
     figures.pingers_4000_p99_ms = p99;
@@ -160,6 +171,11 @@ pub(crate) fn scale(proxy: &Target, pairs: usize, lengths: &Lengths) -> io::Resu
         during.1,
     );
     Ok(())
+}
+
+/// p50, p99 and p99.9 of round trips, in µs.
+fn micros_at(rtts: &mut [Duration]) -> [f64; 3] {
+    [50.0, 99.0, 99.9].map(|p| percentile(rtts, p).as_secs_f64() * 1e6)
 }
 
 /// The sample at rank `p` (0–100) of `samples`, sorting them; zero if there are none.

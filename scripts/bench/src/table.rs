@@ -24,7 +24,7 @@ enum Versus {
 
 type Pick = fn(&Figures) -> Option<f64>;
 
-const ROWS: [(&str, Pick, Versus); 20] = [
+const ROWS: [(&str, Pick, Versus); 23] = [
     (
         "one stream, client→server (Gbit/s)",
         |f| Some(f.upload_gbps),
@@ -85,6 +85,21 @@ const ROWS: [(&str, Pick, Versus); 20] = [
     (
         "64 B RTT p99.9 (µs)",
         |f| Some(f.rtt_p999_us),
+        Versus::Added,
+    ),
+    (
+        "same, all on one core: p50 (µs)",
+        |f| Some(f.one_core_rtt_p50_us),
+        Versus::Added,
+    ),
+    (
+        "same, all on one core: p99 (µs)",
+        |f| Some(f.one_core_rtt_p99_us),
+        Versus::Added,
+    ),
+    (
+        "same, all on one core: p99.9 (µs)",
+        |f| Some(f.one_core_rtt_p999_us),
         Versus::Added,
     ),
     (
