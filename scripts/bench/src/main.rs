@@ -1,5 +1,6 @@
 //! bench: `make bench` — how fast is tcpproxy, compared with a direct loopback connection measured
-//! in the same run (and with socat, HAProxy and nginx, when installed and asked for)?
+//! in the same run (and, when asked for, with the bare relay — tcpproxy's design, two blocking
+//! threads per pair, with nothing else — and socat, HAProxy, nginx and rinetd, when installed)?
 //!
 //! Every figure is measured against each target in turn, round after round (direct, tcpproxy,
 //! peers, then again), so a machine that gets busier during the run affects all of them alike; the
@@ -10,11 +11,12 @@
 //!
 //! This file owns the command line and the run: start the targets, measure each round after round,
 //! print the table; with `--peers`, then the real clients' table. `target` starts and stops what
-//! is measured through, `peers` the proxies, `workloads` the echo backend and the blocking load,
-//! `pingers` the epoll load of many slow pingers, `measure` one target's figures (and `--scale`),
-//! `counters` and `perf` what a workload cost the proxy, `usage` a process's RSS and threads,
-//! `table` the output; `clients` runs redis-benchmark and wrk against the servers `origins`
-//! starts; `command` runs outside programs with a time limit, in `scratch`'s directory.
+//! is measured through, `peers` the proxies (the bare relay is a program of its own,
+//! `bin/bare_relay.rs`), `workloads` the echo backend and the blocking load, `pingers` the epoll
+//! load of many slow pingers, `measure` one target's figures (and `--scale`), `counters` and `perf`
+//! what a workload cost the proxy, `usage` a process's RSS and threads, `table` the output;
+//! `clients` runs redis-benchmark and wrk against the servers `origins` starts; `command` runs
+//! outside programs with a time limit, in `scratch`'s directory.
 
 mod clients;
 mod command;
@@ -57,8 +59,9 @@ struct Options {
     /// threads, then the p99 of 1,000 pingers among them
     #[arg(long, value_name = "N")]
     scale: Option<usize>,
-    /// Also measure socat, HAProxy, nginx (stream) and rinetd, those that are installed; then
-    /// redis-benchmark and wrk through each, against redis-server and nginx
+    /// Also measure bare-relay (built beside bench: two blocking threads per pair and nothing else,
+    /// the floor of tcpproxy's design) and socat, HAProxy, nginx (stream) and rinetd, those that
+    /// are installed; then redis-benchmark and wrk through each, against redis-server and nginx
     #[arg(long)]
     peers: bool,
     /// The tcpproxy binary to measure

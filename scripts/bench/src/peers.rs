@@ -1,4 +1,5 @@
-//! The proxies a run measures: tcpproxy (copy and splice) and, with `--peers`, those of socat,
+//! The proxies a run measures: tcpproxy (copy and splice) and, with `--peers`, bare-relay (built
+//! beside the bench: the floor, two blocking threads per pair and nothing else) and those of socat,
 //! HAProxy (TCP mode), nginx (stream module) and rinetd that are installed. Each can be started on
 //! its own loopback port in front of any backend (the echo backend, redis-server, nginx's HTTP
 //! origin), with its configuration written to the scratch directory; dropping the `Target` stops
@@ -21,13 +22,15 @@ pub(crate) enum Proxy {
         splice: bool,
         metrics: bool,
     },
+    /// `src/bin/bare_relay.rs`: tcpproxy's design without tcpproxy's bookkeeping.
+    Bare(PathBuf),
     Socat(PathBuf),
     Haproxy(PathBuf),
     Nginx(PathBuf),
     Rinetd(PathBuf),
 }
 
-/// tcpproxy with copy and splice, then (with `peers`) every installed peer.
+/// tcpproxy with copy and splice, then (with `peers`) the bare relay and every installed peer.
 pub(crate) fn proxies(tcpproxy: &str, peers: bool) -> Vec<Proxy> {
     let program = PathBuf::from(tcpproxy);
     let mut all = vec![
@@ -48,6 +51,7 @@ pub(crate) fn proxies(tcpproxy: &str, peers: bool) -> Vec<Proxy> {
         },
     ];
     if peers {
+        all.extend(bare_relay().map(Proxy::Bare));
         all.extend(installed("socat").map(Proxy::Socat));
         all.extend(installed("haproxy").map(Proxy::Haproxy));
         all.extend(installed("nginx").map(Proxy::Nginx));
@@ -62,6 +66,7 @@ impl Proxy {
             Proxy::Tcpproxy { metrics: true, .. } => "tcpproxy --metrics",
             Proxy::Tcpproxy { splice: false, .. } => "tcpproxy",
             Proxy::Tcpproxy { splice: true, .. } => "tcpproxy splice",
+            Proxy::Bare(_) => "bare 2 threads/pair",
             Proxy::Socat(_) => "socat",
             Proxy::Haproxy(_) => "HAProxy",
             Proxy::Nginx(_) => "nginx",
@@ -73,7 +78,8 @@ impl Proxy {
     pub(crate) fn start(&self, backend: SocketAddr, scratch: &Scratch) -> io::Result<Target> {
         let program = match self {
             Proxy::Tcpproxy { program, .. } => program,
-            Proxy::Socat(program)
+            Proxy::Bare(program)
+            | Proxy::Socat(program)
             | Proxy::Haproxy(program)
             | Proxy::Nginx(program)
             | Proxy::Rinetd(program) => program,
@@ -93,6 +99,7 @@ impl Proxy {
             Proxy::Tcpproxy {
                 splice, metrics, ..
             } => tcpproxy_args(*splice, *metrics, port, backend)?,
+            Proxy::Bare(_) => vec![port.to_string(), backend.to_string()],
             Proxy::Socat(_) => vec![
                 format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,backlog=4096"),
                 format!("TCP:127.0.0.1:{backend}"),
@@ -115,6 +122,20 @@ impl Proxy {
             }
         })
     }
+}
+
+/// bare-relay, next to the bench's own executable (cargo builds both into one directory); `None`,
+/// said on stderr, if it is not there, and the run goes on without it.
+fn bare_relay() -> Option<PathBuf> {
+    let program = std::env::current_exe().ok()?.parent()?.join("bare-relay");
+    if program.is_file() {
+        return Some(program);
+    }
+    eprintln!(
+        "bench: no {} (cargo build --release -p tcpproxy-bench): the bare relay is left out",
+        program.display()
+    );
+    None
 }
 
 /// tcpproxy quiet, on loopback; splice also caps its pairs: 4,000 pairs' sockets leave the
