@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench: measure tcpproxy against a direct loopback connection (and, with --peers, socat,
-# HAProxy, nginx's stream proxy and rinetd, those installed: `make bench-deps`; then redis-benchmark
+# make bench: measure tcpproxy against a direct loopback connection (and, with --peers, the bare
+# relay built beside the bench, then socat, HAProxy, nginx's stream proxy and rinetd, those
+# installed: `make bench-deps`; then redis-benchmark
 # and wrk through each), and print markdown tables headed by the date and the machine.
 #
 # Usage: scripts/bench.sh [--quick] [--rounds N] [--peers]
