@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: measure tcpproxy against a direct loopback connection (and, with --peers, the bare
 # relay built beside the bench, then socat, HAProxy, nginx's stream proxy and rinetd, those
-# installed: `make bench-deps`; then redis-benchmark
-# and wrk through each), and print markdown tables headed by the date and the machine.
+# installed: `make bench-deps`; then redis-benchmark and wrk through each), and print markdown
+# tables headed by the date and the machine.
 #
 # Usage: scripts/bench.sh [--quick] [--rounds N] [--peers]
 #   default: 3 interleaved rounds, under 5 minutes; --quick: 1 short round, under a minute
