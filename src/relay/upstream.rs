@@ -105,16 +105,16 @@ fn connect_one(
     timeout: Option<Duration>,
     source: Option<IpAddr>,
 ) -> io::Result<TcpStream> {
+    if let Some(source) = source.filter(|s| s.is_ipv4() != address.is_ipv4()) {
+        let why = format!("--source {source} is of the other address family");
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+    }
     let socket = Socket::new(
         Domain::for_address(address),
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
     if let Some(source) = source {
-        if source.is_ipv4() != address.is_ipv4() {
-            let why = format!("--source {source} is of the other address family");
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
-        }
         socket.bind(&SocketAddr::new(source, 0).into())?;
     }
     if timeout.is_some() {

@@ -6,6 +6,8 @@ use std::fs;
 
 use nix::unistd::{sysconf, SysconfVar};
 
+use crate::usage::threads;
+
 /// CPU time and context switches of a process tree at one moment.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Counters {
@@ -41,14 +43,10 @@ pub(crate) fn read(pid: u32) -> Counters {
 }
 
 fn one_process(pid: u32) -> Counters {
-    let context_switches = fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .map(|task| switches(&task.path().join("status")))
-                .sum()
-        })
-        .unwrap_or(0);
+    let context_switches = threads(pid)
+        .iter()
+        .map(|task| switches(&task.join("status")))
+        .sum();
     Counters {
         cpu_seconds: cpu_seconds(pid),
         // Summed over /proc/PID/task/*/status: the threads alive at the reading. A thread that

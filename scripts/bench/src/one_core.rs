@@ -14,7 +14,7 @@ use std::io;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 
-use crate::usage::tree;
+use crate::usage::{threads, tree};
 
 /// Threads pinned to CPU 0 until dropped; each gets back the CPUs its process had.
 pub(crate) struct OneCore {
@@ -51,15 +51,11 @@ impl Drop for OneCore {
 /// Affinity is per thread: set it on each of `pid`'s threads. A thread that ends meanwhile is no
 /// loss, so failures are skipped.
 fn set_every_thread(pid: u32, cpus: &CpuSet) {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return;
-    };
-    for task in tasks.flatten() {
-        if let Some(tid) = task
+    for task in threads(pid) {
+        let tid = task
             .file_name()
-            .to_str()
-            .and_then(|t| t.parse::<i32>().ok())
-        {
+            .and_then(|t| t.to_str()?.parse::<i32>().ok());
+        if let Some(tid) = tid {
             let _ = sched_setaffinity(Pid::from_raw(tid), cpus);
         }
     }

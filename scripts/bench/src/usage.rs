@@ -1,6 +1,7 @@
 //! What a process costs, read from /proc: its RSS and threads, summed over its descendants, and
 //! the same once it has settled.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Usage once the process is quiet: tcpproxy keeps finished pair threads parked for 2 s in case
@@ -45,18 +46,22 @@ pub(crate) fn tree(pid: u32) -> Vec<u32> {
 
 /// The children of every thread of `pid`.
 pub(crate) fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+    threads(pid)
+        .into_iter()
+        .filter_map(|task| std::fs::read_to_string(task.join("children")).ok())
         .flat_map(|list| {
             list.split_whitespace()
                 .filter_map(|p| p.parse().ok())
                 .collect::<Vec<u32>>()
         })
         .collect()
+}
+
+/// The `/proc/PID/task/TID` directory of each thread of `pid` alive now; none if `pid` is gone.
+pub(crate) fn threads(pid: u32) -> Vec<PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| tasks.flatten().map(|task| task.path()).collect())
+        .unwrap_or_default()
 }
 
 /// (RSS in KiB, threads) of the one process `pid`, without its children.
