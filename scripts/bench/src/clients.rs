@@ -13,16 +13,20 @@ use crate::command::{installed, run_bounded};
 use crate::origins::{start_http, start_redis, SMALL_FILE};
 use crate::peers::Proxy;
 use crate::scratch::Scratch;
+use crate::steal;
 use crate::table::{format_value, median};
 use crate::target::Target;
 
-/// One client run's figure for each of the four rows (requests per second; NaN if not run).
-type Row = [f64; 4];
-const LABELS: [&str; 4] = [
+/// One client run's figure for each of the rows: requests per second (NaN if not run), then the
+/// CPU time the host took meanwhile (see `steal`), which gets no ratio.
+type Row = [f64; 5];
+const STEAL: usize = 4;
+const LABELS: [&str; 5] = [
     "wrk, keep-alive, 50 connections (requests/s)",
     "wrk, `Connection: close`, 50 connections (requests/s)",
     "redis-benchmark, 50 clients, SET (requests/s)",
     "redis-benchmark, 50 clients, GET (requests/s)",
+    "CPU time the host took meanwhile (steal, %)",
 ];
 
 /// Measure the real clients through `proxies` (socat aside: a fork per connection measures fork)
@@ -74,7 +78,8 @@ pub(crate) fn run(
     for round in 1..=rounds {
         for (i, (name, redis_addr, http_addr)) in columns.iter().enumerate() {
             eprintln!("bench: real clients, round {round}/{rounds}: {name}");
-            let mut row = [f64::NAN; 4];
+            let mut row = [f64::NAN; 5];
+            let began = steal::now();
             if let (Some(addr), Some((_, wrk))) = (http_addr, &http) {
                 row[0] = run_wrk(wrk, *addr, false, seconds, scratch)?;
                 row[1] = run_wrk(wrk, *addr, true, seconds, scratch)?;
@@ -82,6 +87,7 @@ pub(crate) fn run(
             if let (Some(addr), Some((_, benchmark))) = (redis_addr, &redis) {
                 [row[2], row[3]] = run_redis_benchmark(benchmark, *addr, requests, scratch)?;
             }
+            row[STEAL] = began.steal_percent_until(steal::now()).unwrap_or(f64::NAN);
             results[i].push(row);
         }
     }
@@ -179,7 +185,9 @@ fn print_table(
         let mut line = format!("| {label} |");
         for i in 0..columns.len() {
             line += &format!(" {} |", format_value(value(i)));
-            if i > 0 {
+            if i > 0 && row == STEAL {
+                line += " — |";
+            } else if i > 0 {
                 let ratio = value(i) / direct;
                 line += &format!(
                     " {} |",

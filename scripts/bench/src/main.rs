@@ -14,9 +14,10 @@
 //! is measured through, `peers` the proxies (the bare relay is a program of its own,
 //! `bin/bare_relay.rs`), `workloads` the echo backend and the blocking load, `pingers` the epoll
 //! load of many slow pingers, `measure` one target's figures (and `--scale`), `counters` and `perf`
-//! what a workload cost the proxy, `usage` a process's RSS and threads, `table` the output;
-//! `clients` runs redis-benchmark and wrk against the servers `origins` starts; `command` runs
-//! outside programs with a time limit, in `scratch`'s directory.
+//! what a workload cost the proxy, `usage` a process's RSS and threads, `steal` what the host took
+//! from the machine meanwhile, `table` the output; `clients` runs redis-benchmark and wrk against
+//! the servers `origins` starts; `command` runs outside programs with a time limit, in `scratch`'s
+//! directory.
 
 mod clients;
 mod command;
@@ -30,6 +31,7 @@ mod perf;
 mod pingers;
 mod scrape;
 mod scratch;
+mod steal;
 mod table;
 mod target;
 mod usage;

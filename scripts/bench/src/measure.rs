@@ -11,6 +11,7 @@ use crate::counters;
 use crate::one_core::OneCore;
 use crate::pingers::slow_pingers;
 use crate::scratch::Scratch;
+use crate::steal;
 use crate::target::Target;
 use crate::usage::{process_usage, settled_usage, tree};
 use crate::workloads;
@@ -41,6 +42,10 @@ pub(crate) struct Figures {
     pub(crate) pingers_4000_rate: f64,
     pub(crate) pingers_4000_p99_ms: f64,
     pub(crate) pingers_4000_cpu_percent: Option<f64>,
+    /// The share of the machine's CPU time the host took during the 4,000 pingers (see `steal`).
+    pub(crate) pingers_4000_steal_percent: Option<f64>,
+    /// The same over this target's whole round.
+    pub(crate) round_steal_percent: Option<f64>,
     pub(crate) rss_per_idle_pair_kib: Option<f64>,
     pub(crate) threads_per_idle_pair: Option<f64>,
 }
@@ -53,6 +58,7 @@ pub(crate) fn measure(
 ) -> io::Result<Figures> {
     let addr = target.addr;
     let pid = target.process.as_ref().map(Child::id);
+    let round_began = steal::now();
     let mut figures = Figures {
         upload_gbps: workloads::throughput(addr, b'U', 1, lengths.stream)?,
         download_gbps: workloads::throughput(addr, b'D', 1, lengths.stream)?,
@@ -92,16 +98,33 @@ pub(crate) fn measure(
         figures.one_core_rtt_p999_us,
     ] = one_core;
     figures.pingers_1000_p99_ms = pingers(addr, 1000, pid, lengths)?.0;
+    let pingers_began = steal::now();
     let (p99, rate, cpu) = pingers(addr, 4000, pid, lengths)?;
     figures.pingers_4000_p99_ms = p99;
     figures.pingers_4000_rate = rate;
     figures.pingers_4000_cpu_percent = cpu;
+    figures.pingers_4000_steal_percent = pingers_began.steal_percent_until(steal::now());
+    warn_of_steal(figures.pingers_4000_steal_percent, "4,000 pingers", target);
     if let Some(pid) = pid {
         let (rss, threads) = idle_pair_cost(addr, pid)?;
         figures.rss_per_idle_pair_kib = Some(rss);
         figures.threads_per_idle_pair = Some(threads);
     }
+    figures.round_steal_percent = round_began.steal_percent_until(steal::now());
+    warn_of_steal(figures.round_steal_percent, "this round", target);
     Ok(figures)
+}
+
+/// Say so when the host took enough of the machine to move the latencies: above 2 %, direct's
+/// 4,000-pinger p99 was several milliseconds where it is under one with none.
+fn warn_of_steal(percent: Option<f64>, during: &str, target: &Target) {
+    if let Some(percent) = percent.filter(|&p| p > 2.0) {
+        eprintln!(
+            "bench: the host took {percent:.1} % of the CPU time during {during} ({}): its \
+             latencies say as much about the host as about the target",
+            target.name
+        );
+    }
 }
 
 /// `count` pingers every 100 ms through `addr`: their p99 (ms), the answered pings per second,

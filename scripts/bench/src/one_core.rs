@@ -11,6 +11,7 @@
 
 use std::io;
 
+use nix::errno::Errno;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 
@@ -30,7 +31,12 @@ impl OneCore {
         cpu0.set(0).map_err(io::Error::from)?;
         let mut saved = Vec::new();
         for pid in processes {
-            let old = sched_getaffinity(Pid::from_raw(pid as i32)).map_err(io::Error::from)?;
+            // socat forks a child per connection, and one may end between listing and pinning.
+            let old = match sched_getaffinity(Pid::from_raw(pid as i32)) {
+                Ok(old) => old,
+                Err(Errno::ESRCH) => continue,
+                Err(e) => return Err(io::Error::other(format!("sched_getaffinity({pid}): {e}"))),
+            };
             set_every_thread(pid, &cpu0);
             saved.push((pid, old));
         }

@@ -20,11 +20,13 @@ enum Versus {
     Added,
     /// The proxy's own cost, which direct does not have: no comparison.
     Own,
+    /// The machine's, measured while this target ran: shown for direct too, no comparison.
+    Machine,
 }
 
 type Pick = fn(&Figures) -> Option<f64>;
 
-const ROWS: [(&str, Pick, Versus); 23] = [
+const ROWS: [(&str, Pick, Versus); 25] = [
     (
         "one stream, client→server (Gbit/s)",
         |f| Some(f.upload_gbps),
@@ -123,6 +125,11 @@ const ROWS: [(&str, Pick, Versus); 23] = [
         Versus::Own,
     ),
     (
+        "4,000 pingers, CPU time the host took (steal, %)",
+        |f| f.pingers_4000_steal_percent,
+        Versus::Machine,
+    ),
+    (
         "RSS per idle pair, 1,000 pairs (KiB)",
         |f| f.rss_per_idle_pair_kib,
         Versus::Own,
@@ -131,6 +138,11 @@ const ROWS: [(&str, Pick, Versus); 23] = [
         "threads per idle pair",
         |f| f.threads_per_idle_pair,
         Versus::Own,
+    ),
+    (
+        "whole round, CPU time the host took (steal, %)",
+        |f| f.round_steal_percent,
+        Versus::Machine,
     ),
 ];
 
@@ -180,7 +192,11 @@ pub(crate) fn format_value(value: f64) -> String {
 
 /// A ratio for "more is better" figures, the added amount for latencies, nothing for costs.
 fn compare(value: f64, direct: f64, versus: Versus) -> String {
-    if versus == Versus::Own || value.is_nan() || direct.is_nan() || direct == 0.0 {
+    if matches!(versus, Versus::Own | Versus::Machine)
+        || value.is_nan()
+        || direct.is_nan()
+        || direct == 0.0
+    {
         "—".into()
     } else if versus == Versus::Ratio {
         format!("{:.2}×", value / direct)
