@@ -7,17 +7,17 @@
 //! table shows the median of the rounds. Only ratios within one run mean anything: the load
 //! generator, the backend and the proxy share the machine's cores.
 //!
-//! Usage: bench [--quick] [--rounds N] [--peers] [--proxy PATH] [--scale N]
+//! Usage: bench [--quick] [--rounds N] [--peers] [--proxy PATH] [--scale N | --sweep]
 //!
 //! This file owns the command line and the run: start the targets, measure each round after round,
 //! print the table; with `--peers`, then the real clients' table. `target` starts and stops what
 //! is measured through, `peers` the proxies (the bare relay is a program of its own,
 //! `bin/bare_relay.rs`), `workloads` the echo backend and the blocking load, `pingers` the epoll
-//! load of many slow pingers, `measure` one target's figures (and `--scale`), `counters` and `perf`
-//! what a workload cost the proxy, `usage` a process's RSS and threads, `steal` what the host took
-//! from the machine meanwhile, `table` the output; `clients` runs redis-benchmark and wrk against
-//! the servers `origins` starts; `command` runs outside programs with a time limit, in `scratch`'s
-//! directory.
+//! load of many slow pingers, `measure` one target's figures (and `--scale`), `sweep` the
+//! pingers step by step (`--sweep`), `counters` and `perf` what a workload cost the proxy, `usage`
+//! a process's RSS and threads, `steal` what the host took from the machine meanwhile, `table`
+//! the output; `clients` runs redis-benchmark and wrk against the servers `origins` starts;
+//! `command` runs outside programs with a time limit, in `scratch`'s directory.
 
 mod clients;
 mod command;
@@ -32,6 +32,7 @@ mod pingers;
 mod scrape;
 mod scratch;
 mod steal;
+mod sweep;
 mod table;
 mod target;
 mod usage;
@@ -61,6 +62,10 @@ struct Options {
     /// threads, then the p99 of 1,000 pingers among them
     #[arg(long, value_name = "N")]
     scale: Option<usize>,
+    /// Instead of the table: pingers through direct and tcpproxy, 500 more at each step, until
+    /// tcpproxy answers under 95 % of direct's pings (where thread-per-pair stops keeping up)
+    #[arg(long, conflicts_with = "scale")]
+    sweep: bool,
     /// Also measure bare-relay (built beside bench: two blocking threads per pair and nothing else,
     /// the floor of tcpproxy's design) and socat, HAProxy, nginx (stream) and rinetd, those that
     /// are installed; then redis-benchmark and wrk through each, against redis-server and nginx
@@ -120,6 +125,9 @@ fn run(options: &Options) -> io::Result<()> {
     }
     if let Some(pairs) = options.scale {
         return measure::scale(&targets[1], pairs, &lengths);
+    }
+    if options.sweep {
+        return sweep::sweep(&targets[0], &targets[1], &lengths);
     }
     let mut results: Vec<Vec<Figures>> = vec![Vec::new(); targets.len()];
     for round in 1..=rounds {

@@ -129,7 +129,7 @@ fn warn_of_steal(percent: Option<f64>, during: &str, target: &Target) {
 
 /// `count` pingers every 100 ms through `addr`: their p99 (ms), the answered pings per second,
 /// and the CPU the process `pid` spent meanwhile (% of one core).
-fn pingers(
+pub(crate) fn pingers(
     addr: SocketAddr,
     count: usize,
     pid: Option<u32>,
