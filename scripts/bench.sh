@@ -4,9 +4,10 @@
 # installed: `make bench-deps`; then redis-benchmark and wrk through each), and print markdown
 # tables headed by the date and the machine.
 #
-# Usage: scripts/bench.sh [--quick] [--rounds N] [--peers]
+# Usage: scripts/bench.sh [--quick] [--rounds N] [--peers] | --sweep | --scale N
 #   default: 3 interleaved rounds, under 5 minutes; --quick: 1 short round, under a minute
-#   (each peer adds about a third).
+#   (each peer adds about a third). --sweep: more pingers a step until tcpproxy falls behind;
+#   --scale N: N idle pairs at once (both instead of the table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x target/release/bench ] && [ -x target/release/tcpproxy ] || { echo "run 'make' first" >&2; exit 1; }
