@@ -14,7 +14,7 @@ use crate::target::Target;
 use crate::usage::settled_usage;
 use crate::Lengths;
 
-/// The counts tried, in order; the sweep stops one step past the first that falls short.
+/// The counts tried, in order; the sweep ends with the first at which tcpproxy falls short.
 const COUNTS: [usize; 8] = [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000];
 
 /// Print one table row per count: direct's and tcpproxy's answered pings a second and p99, the
