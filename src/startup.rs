@@ -25,6 +25,7 @@ use crate::error::StartupError;
 use crate::events::{self, Importance, LogFormat};
 use crate::front_door::accept::{serve, Door};
 use crate::front_door::allow::AllowList;
+use crate::front_door::announce::Announcement;
 use crate::front_door::gate::DoorCounts;
 use crate::front_door::gate::{Gate, Refusal, Rules};
 use crate::front_door::limits;
@@ -45,7 +46,6 @@ use crate::relay::keepalive::Keepalive;
 use crate::relay::upstream::{self, Destination, Upstream};
 use crate::relay::Relay;
 use crate::signals;
-use crate::units::Timeout;
 
 /// How long a stop waits for the dump to catch up: with the cut pairs' own grace (0.7 s), still
 /// inside the second a stop may take after the drain.
@@ -144,30 +144,28 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         interval: options.stats_interval(),
         history: history.clone(),
     })?;
+    // Bound first, so the listening line can name the port `--metrics 127.0.0.1:0` was given.
+    let mut metrics_at = None;
     if let (Some(address), Some(history)) = (options.metrics, history) {
         let timeouts = Timeouts {
             stall: options.timeout,
             idle: options.idle_timeout(),
         };
         let status = Status { history, timeouts };
-        endpoint::start(address, Metrics::new(sources()), status)?;
+        metrics_at = Some(endpoint::start(address, Metrics::new(sources()), status)?);
     }
-    let text = format!(
-        "listening on {}{origin}, relaying to {described}; timeout {}, idle timeout {}, \
-         connect timeout {}, max {max_connections} pairs",
-        listener::describe(&listener),
-        Timeout(options.timeout),
-        Timeout(options.idle_timeout()),
-        Timeout(options.connect_timeout),
-    );
-    events::emit(Level::Info, Importance::Always, "listening", text, |out| {
-        out.str("listen", listening)
-            .str("destination", &described)
-            .f64("timeout_s", options.timeout.as_secs_f64())
-            .f64("idle_timeout_s", options.idle_timeout().as_secs_f64())
-            .f64("connect_timeout_s", options.connect_timeout.as_secs_f64())
-            .u64("max_connections", max_connections as u64);
-    });
+    Announcement {
+        listener: &listener,
+        listen: listening,
+        origin: &origin,
+        destination: &described,
+        timeout: options.timeout,
+        idle_timeout: options.idle_timeout(),
+        connect_timeout: options.connect_timeout,
+        max_connections,
+        metrics: metrics_at,
+    }
+    .announce();
     systemd::ready(listening);
     serve_until_stopped(listener, &door, &relay, &stop, live, options.drain);
     Ok(())

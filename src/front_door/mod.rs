@@ -1,7 +1,7 @@
 //! The front door: who gets in, how many at once, and how the main thread stops letting them in.
 //!
 //! The main thread lives here. It binds the [`listener`] (or takes the one [`systemd`] passed),
-//! then runs the [`accept`] loop: wait for
+//! announces it once start-up is done ([`announce`]), then runs the [`accept`] loop: wait for
 //! room under `--max-connections` ([`limits`], [`live`]), block in `accept`, check the client
 //! against `--allow`, `--deny` and `--max-per-client` ([`gate`], [`allow`]), and hand it to the relay. A signal reaches it through the
 //! [`stop`] flag; [`shutdown`] then drains and cuts the pairs still live. Warnings a flood of
@@ -12,6 +12,7 @@
 
 pub mod accept;
 pub mod allow;
+pub mod announce;
 pub mod gate;
 pub mod limits;
 pub mod listener;

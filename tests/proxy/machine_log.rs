@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use serde_json::Value;
 
 use crate::kit::client::{connect_from, drain};
+use crate::kit::http;
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::{dead_address, holding_server};
 use crate::kit::PATIENCE;
@@ -36,6 +37,20 @@ fn stop(proxy: &mut Proxy) {
     proxy
         .wait_exit(PATIENCE)
         .expect("proxy exits after SIGTERM");
+}
+
+#[test]
+fn the_json_listening_event_says_where_the_metrics_endpoint_listens() {
+    let (server, _accepted) = holding_server();
+    let args = ["--log-format", "json", "--metrics", "127.0.0.1:0"];
+    let mut proxy = Proxy::start(server, &args);
+    let all = objects(&mut proxy);
+    let listening = events(&all, "listening");
+    let metrics = listening[0]["metrics"].as_str().expect("a metrics key");
+    let address: std::net::SocketAddr = metrics.parse().expect("an address");
+    assert_ne!(address.port(), 0, "the port chosen, not the 0 asked for");
+    assert_eq!(http::get(address, "/metrics").status, 200);
+    stop(&mut proxy);
 }
 
 #[test]
@@ -76,6 +91,10 @@ fn json_log_has_one_object_a_line_with_the_documented_keys() {
         .expect("listen")
         .ends_with(&format!(":{}", proxy.port)));
     assert_eq!(listening[0]["destination"], server.to_string());
+    assert!(
+        listening[0].get("metrics").is_none(),
+        "no --metrics, no key"
+    );
 
     let pair = events(&all, "pair");
     assert_eq!(pair.len(), 1, "{all:?}");
