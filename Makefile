@@ -49,8 +49,9 @@ test: lint build test-deps
 # HAProxy (`accept-proxy`); the install test renders the man page with man (man-db), and the unit
 # test runs systemd-analyze (systemd, which also has systemd-socket-activate); the metrics tests run
 # promtool and a real prometheus server (both in Debian's prometheus); the status page is loaded
-# by headless Chromium (Debian's chromium, at /usr/bin/chromium). Install each (Debian packages) so
-# those paths are always tested.
+# by headless Chromium (Debian's chromium, at /usr/bin/chromium); a stop on a host whose loopback
+# has no IPv6 runs in a network namespace of the test's own (unshare, and ip from iproute2). Install
+# each (Debian packages) so those paths are always tested.
 test-deps:
 	@missing=""; \
 	command -v telnet >/dev/null || missing="$$missing telnet"; \
@@ -59,6 +60,7 @@ test-deps:
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	{ command -v promtool >/dev/null && command -v prometheus >/dev/null; } || missing="$$missing prometheus"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
 	[ -z "$$missing" ] || { \
 	    echo "installing$$missing (Debian packages) for the tests"; \
 	    { apt-get update -qq && apt-get install -y -qq $$missing; } >/dev/null || \

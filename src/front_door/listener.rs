@@ -108,15 +108,22 @@ pub fn describe(listener: &TcpListener) -> String {
     }
 }
 
-/// The address to connect to in order to reach `listening`: an unspecified address becomes the
-/// loopback address of the same family.
-pub fn wake_address(listening: SocketAddr) -> SocketAddr {
-    let ip = match listening.ip() {
-        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, listening.port())
+/// The addresses to connect to, in order, to reach `listening`: an unspecified address becomes
+/// the loopback address of its family; for `[::]`, dual-stack, 127.0.0.1 after `[::1]`, because
+/// a host can have IPv6 sockets but no `::1` (`net.ipv6.conf.lo.disable_ipv6=1`), and then a
+/// knock on `[::1]` alone never arrives and a stop never wakes `accept`.
+pub fn wake_addresses(listening: SocketAddr) -> Vec<SocketAddr> {
+    let port = listening.port();
+    match listening.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => {
+            vec![SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)]
+        }
+        IpAddr::V6(v6) if v6.is_unspecified() => vec![
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), port),
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
+        ],
+        ip => vec![SocketAddr::new(ip, port)],
+    }
 }
 
 /// Would a connection to `destination` arrive at this listener, bound to `listening`? Then a
@@ -150,10 +157,14 @@ fn is_local(ip: IpAddr) -> bool {
 }
 
 /// Connect to our own listener so that a thread blocked in `accept` returns.
-pub fn knock(address: SocketAddr) {
-    if let Err(e) = TcpStream::connect_timeout(&address, KNOCK_TIMEOUT) {
-        debug!("knock on {address} failed ({e}); the accept loop will notice the stop on its next client");
+pub fn knock(addresses: &[SocketAddr]) {
+    for address in addresses {
+        match TcpStream::connect_timeout(address, KNOCK_TIMEOUT) {
+            Ok(_) => return,
+            Err(e) => debug!("knock on {address} failed ({e})"),
+        }
     }
+    debug!("no knock arrived; the accept loop will notice the stop on its next client");
 }
 
 #[cfg(test)]
@@ -184,10 +195,16 @@ mod tests {
     }
 
     #[test]
-    fn wake_address_turns_any_into_loopback() {
-        let wake = |a: &str| wake_address(a.parse().unwrap()).to_string();
+    fn wake_addresses_turn_any_into_loopback() {
+        let wake = |a: &str| {
+            let all = wake_addresses(a.parse().unwrap());
+            all.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         assert_eq!(wake("0.0.0.0:5"), "127.0.0.1:5");
-        assert_eq!(wake("[::]:5"), "[::1]:5");
+        assert_eq!(wake("[::]:5"), "[::1]:5 127.0.0.1:5");
         assert_eq!(wake("127.0.0.2:5"), "127.0.0.2:5");
     }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use crate::front_door::listener::{knock, wake_address};
+use crate::front_door::listener::{knock, wake_addresses};
 
 /// The shared "please stop" flag, and a channel that carries the same news to a `select!`.
 pub struct Stop {
@@ -49,7 +49,7 @@ impl Stop {
     pub fn request(&self) {
         self.requested.store(true, Ordering::SeqCst);
         let _ = self.sender.try_send(());
-        knock(wake_address(self.listening));
+        knock(&wake_addresses(self.listening));
     }
 }
 

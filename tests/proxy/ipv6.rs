@@ -3,13 +3,15 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 
 use socket2::{Domain, Socket, Type};
 
 use crate::kit::client::{self, ping};
-use crate::kit::process::run_to_exit;
+use crate::kit::process::{run_to_exit, BINARY};
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::{echo, echo_server, serve_at};
+use crate::kit::PATIENCE;
 
 fn v6_loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], port))
@@ -91,4 +93,25 @@ fn a_port_held_ipv6_only_by_another_program_is_a_startup_error_not_an_ipv4_fallb
         "{}",
         exit.stderr
     );
+}
+
+/// A host with IPv6 sockets but no `::1` (IPv6 switched off on loopback, in a network namespace of
+/// the test's own): the default `[::]` listener still binds, and a stop must still wake `accept`,
+/// though its knock on `[::1]` cannot arrive there (it hung for ever before 127.0.0.1 was tried).
+#[test]
+fn a_stop_wakes_accept_on_a_host_whose_loopback_has_no_ipv6() {
+    let inside = "ip link set lo up && echo 1 > /proc/sys/net/ipv6/conf/lo/disable_ipv6 && \
+                  exec \"$0\" \"$@\"";
+    let mut command = Command::new("unshare");
+    command
+        .args(["--net", "sh", "-c", inside, BINARY, "127.0.0.1", "9", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut proxy = Proxy::spawn(&mut command);
+    proxy.signal("TERM");
+    let status = proxy
+        .wait_exit(PATIENCE)
+        .expect("the proxy exits after SIGTERM though ::1 is gone");
+    assert!(status.success(), "{status}");
 }
