@@ -5,7 +5,8 @@
 //! message on a channel the wait selects on, and connects to our own listener so `accept`
 //! returns ([`knock`]). The accept loop checks the flag each time it wakes.
 //!
-//! Blocking: only the knock's connect, bounded by the listener's `KNOCK_TIMEOUT`.
+//! Blocking: only the knock's connects (two at most, for `[::]`), each bounded by the listener's
+//! `KNOCK_TIMEOUT`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
