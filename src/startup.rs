@@ -155,7 +155,6 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         metrics_at = Some(endpoint::start(address, Metrics::new(sources()), status)?);
     }
     Announcement {
-        listener: &listener,
         listen: listening,
         origin: &origin,
         destination: &described,

@@ -4,7 +4,7 @@
 //! In JSON it carries the addresses a program needs, including the ports the kernel chose for
 //! `:0`, which a program has no other stable way to learn.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use log::Level;
@@ -15,8 +15,7 @@ use crate::units::Timeout;
 
 /// What the listening line says.
 pub struct Announcement<'a> {
-    pub listener: &'a TcpListener,
-    /// The listener's own address (`listener.local_addr()`).
+    /// The listener's own address (`local_addr()`: the port chosen for 0).
     pub listen: SocketAddr,
     /// Where the listener came from, e.g. " (from systemd: descriptor 3, 'tcpproxy')", or "".
     pub origin: &'a str,
@@ -35,7 +34,7 @@ impl Announcement<'_> {
         let text = format!(
             "listening on {}{}, relaying to {}; timeout {}, idle timeout {}, connect timeout {}, \
              max {} pairs",
-            listener::describe(self.listener),
+            listener::describe(self.listen),
             self.origin,
             self.destination,
             Timeout(self.timeout),

@@ -99,12 +99,12 @@ fn listen_on(address: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Does this listener take IPv4 clients as well as IPv6 ones?
-pub fn describe(listener: &TcpListener) -> String {
-    match listener.local_addr() {
-        Ok(a) if a.is_ipv6() && a.ip().is_unspecified() => format!("{a} (IPv6 and IPv4)"),
-        Ok(a) => a.to_string(),
-        Err(e) => format!("an unknown address ({e})"),
+/// The listener's address, and whether it takes IPv4 clients as well as IPv6 ones.
+pub fn describe(listening: SocketAddr) -> String {
+    if listening.is_ipv6() && listening.ip().is_unspecified() {
+        format!("{listening} (IPv6 and IPv4)")
+    } else {
+        listening.to_string()
     }
 }
 
