@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     match tcpproxy::run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(why) => {
-            tcpproxy::startup::report_failure(&why);
+            tcpproxy::operator::announce::failure(&why);
             ExitCode::from(EXIT_STARTUP_FAILED)
         }
     }

@@ -14,7 +14,7 @@
 //! pending. A signal, in other words, becomes one more thing to block on. That thread's only
 //! blocking call is a `poll` on the descriptor, with the time left to the next `--stats-interval`
 //! report as its timeout (with `--metrics`, or to the next second's sample for the status page's
-//! chart, `operator/history.rs`, whichever is sooner). Being an ordinary thread, it may log, lock
+//! chart, `operator/endpoint/history.rs`, whichever is sooner). Being an ordinary thread, it may log, lock
 //! and connect, which a signal handler may not; and reading the signal tells it *which* one came,
 //! so the stop line can say `SIGTERM received`.
 //!
@@ -36,7 +36,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use crate::error::StartupError;
 use crate::events::{self, Importance};
 use crate::front_door::stop::Stop;
-use crate::operator::history::{self, History};
+use crate::operator::endpoint::history::{self, History};
 use crate::operator::logging::LogFile;
 use crate::operator::stats::{self, Sources};
 use crate::relay::close::CloseReason;
@@ -191,7 +191,8 @@ fn give_up(watcher: &Watcher, what: &str, error: nix::errno::Errno) {
 /// SIGHUP: reopen the log file, saying so in the old file and in the new one.
 fn reopen(watcher: &Watcher) {
     let Some(log_file) = &watcher.log_file else {
-        return info!("SIGHUP received: no --log-file to reopen; nothing else to do");
+        info!("SIGHUP received: no --log-file to reopen; nothing else to do");
+        return;
     };
     let path = log_file.path().display();
     info!("SIGHUP received: reopening the log file {path}");

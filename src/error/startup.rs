@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use super::DumpError;
+use super::{ActivationError, DumpError};
 
 /// One of the budgets a pair draws on (descriptors, memory mappings), too small for the
 /// `--max-connections` asked for.
@@ -36,24 +36,8 @@ pub enum StartupError {
         address: SocketAddr,
         source: io::Error,
     },
-    /// `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` are set but make no sense.
-    ActivationEnvironment(io::Error),
-    /// systemd passed several sockets and none has the name we look for.
-    NoInheritedSocketNamed {
-        wanted: &'static str,
-        names: Vec<String>,
-    },
-    NotATcpListener {
-        fd: i32,
-        name: String,
-    },
-    /// The command line names a listen port other than the inherited socket's.
-    InheritedPortDiffers {
-        inherited: SocketAddr,
-        asked: u16,
-    },
-    /// `--bind` chooses an address, but under socket activation systemd has chosen it.
-    BindWithInheritedSocket,
+    /// The sockets systemd passed (or a previous tcpproxy handed over) will not do.
+    Activation(ActivationError),
     ListeningAddress(io::Error),
     /// `--metrics`' address cannot be bound (in use, not ours, not allowed).
     Metrics {
@@ -117,32 +101,7 @@ impl fmt::Display for StartupError {
             Metrics { address, source } => {
                 write!(f, "cannot serve --metrics on {address}: {source}")
             }
-            ActivationEnvironment(e) => {
-                write!(f, "cannot use the sockets systemd passed (LISTEN_FDS): {e}")
-            }
-            NoInheritedSocketNamed { wanted, names } => write!(
-                f,
-                "systemd passed {} sockets ({}) and none is named '{wanted}'; set \
-                 FileDescriptorName={wanted} on the one to relay",
-                names.len(),
-                names.join(", ")
-            ),
-            NotATcpListener { fd, name } => write!(
-                f,
-                "the socket systemd passed as descriptor {fd} ('{name}') is not a listening TCP \
-                 socket; use ListenStream= in the .socket unit"
-            ),
-            InheritedPortDiffers { inherited, asked } => write!(
-                f,
-                "the command line asks for listen port {asked}, but systemd passed a socket \
-                 listening on {inherited}; give listen port 0 (or {}) under socket activation",
-                inherited.port()
-            ),
-            BindWithInheritedSocket => write!(
-                f,
-                "--bind cannot be used under socket activation: the .socket unit's ListenStream= \
-                 decides where the proxy listens"
-            ),
+            Activation(e) => e.fmt(f),
             RelaysToItself {
                 destination,
                 listening,
@@ -151,31 +110,12 @@ impl fmt::Display for StartupError {
                 "the destination {destination} is this proxy itself (listening on {listening}): \
                  every client would be relayed to itself; give another destination or port"
             ),
-            MaxConnections(b) => write!(
-                f,
-                "--max-connections {} needs {} {}, but the limit is {}; raise it ({}) or ask for \
-                 at most {}",
-                b.requested, b.needed, b.what, b.limit, b.raise_with, b.would_start
-            ),
+            MaxConnections(budget) => budget.fmt(f),
             ReserveBuffers {
                 slots,
                 slot_size,
-                source: None,
-            } => {
-                write!(
-                    f,
-                    "cannot size a pool of {slots} buffers of {slot_size} bytes"
-                )
-            }
-            ReserveBuffers {
-                slots,
-                slot_size,
-                source: Some(e),
-            } => write!(
-                f,
-                "cannot reserve {} MiB of address space for {slots} buffers: {e}",
-                (slots * slot_size) >> 20
-            ),
+                source,
+            } => reserve_buffers(f, *slots, *slot_size, source.as_ref()),
             LogFile { path, source } => {
                 write!(f, "cannot open log file {}: {source}", path.display())
             }
@@ -201,6 +141,37 @@ impl fmt::Display for StartupError {
     }
 }
 
+impl fmt::Display for BudgetTooSmall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "--max-connections {} needs {} {}, but the limit is {}; raise it ({}) or ask for at \
+             most {}",
+            self.requested, self.needed, self.what, self.limit, self.raise_with, self.would_start
+        )
+    }
+}
+
+/// The buffer pool could not be sized (`source` is `None`: the size overflows) or reserved.
+fn reserve_buffers(
+    f: &mut fmt::Formatter<'_>,
+    slots: usize,
+    slot_size: usize,
+    source: Option<&nix::errno::Errno>,
+) -> fmt::Result {
+    match source {
+        None => write!(
+            f,
+            "cannot size a pool of {slots} buffers of {slot_size} bytes"
+        ),
+        Some(e) => write!(
+            f,
+            "cannot reserve {} MiB of address space for {slots} buffers: {e}",
+            (slots * slot_size) >> 20
+        ),
+    }
+}
+
 impl std::error::Error for StartupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -214,8 +185,15 @@ impl std::error::Error for StartupError {
             | StartupError::Thread { source: e, .. }
             | StartupError::Source { error: e, .. } => Some(e),
             StartupError::Dump(e) => Some(e),
+            StartupError::Activation(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<ActivationError> for StartupError {
+    fn from(e: ActivationError) -> Self {
+        StartupError::Activation(e)
     }
 }
 

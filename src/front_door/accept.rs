@@ -19,8 +19,8 @@ use log::{debug, warn};
 
 use crate::front_door::gate::{DoorCounts, Gate};
 use crate::front_door::live::LivePairs;
-use crate::front_door::ratelimit::RateLimit;
 use crate::front_door::stop::Stop;
+use crate::ratelimit::RateLimit;
 use crate::relay::Relay;
 
 /// Pause after an accept error that is not about one client (EMFILE, ENFILE, ENOBUFS, ...). Retrying

@@ -27,7 +27,7 @@ pub const DESCRIPTORS_PER_PAIR: u64 = 2;
 
 /// Memory mappings one pair holds: for each of its two threads a stack, its guard page, the signal
 /// stack Rust's runtime gives every thread and that stack's guard. (The buffers share one mapping,
-/// see `buffer.rs`; before that, 1,000 idle pairs added 10,019 lines to /proc/PID/maps.)
+/// see `relay/channel/buffer/`; before that, 1,000 idle pairs added 10,019 lines to /proc/PID/maps.)
 pub const MAPPINGS_PER_PAIR: u64 = 8;
 
 /// Mappings kept back for everything else: the binary, its libraries, malloc's arenas, the log.

@@ -151,6 +151,24 @@ pub fn would_reach(listening: SocketAddr, destination: SocketAddr) -> bool {
     }
 }
 
+/// A destination that is our own listening socket would have every pair connect to the proxy
+/// itself, which accepts it as a new client, and so on until `--max-connections` is spent.
+pub fn refuse_relaying_to_ourselves(
+    listening: SocketAddr,
+    destination: &[SocketAddr],
+) -> Result<(), StartupError> {
+    match destination
+        .iter()
+        .find(|address| would_reach(listening, **address))
+    {
+        Some(&address) => Err(StartupError::RelaysToItself {
+            destination: address,
+            listening,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Is `ip` one of this host's own addresses? The kernel knows: only a local address can be bound.
 fn is_local(ip: IpAddr) -> bool {
     ip.is_loopback() || UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()

@@ -149,7 +149,7 @@ mod tests {
     use std::time::Duration;
 
     use crate::relay::hang::HangRule;
-    use crate::relay::testing::connected;
+    use crate::testing::connected;
 
     fn a_pair(id: u64) -> Arc<Pair> {
         let (client, _peer) = connected();

@@ -1,23 +1,21 @@
 //! The front door: who gets in, how many at once, and how the main thread stops letting them in.
 //!
 //! The main thread lives here. It binds the [`listener`] (or takes the one [`systemd`] passed),
-//! announces it once start-up is done ([`announce`]), then runs the [`accept`] loop: wait for
-//! room under `--max-connections` ([`limits`], [`live`]), block in `accept`, check the client
-//! against `--allow`, `--deny` and `--max-per-client` ([`gate`], [`allow`]), and hand it to the relay. A signal reaches it through the
-//! [`stop`] flag; [`shutdown`] then drains and cuts the pairs still live. Warnings a flood of
-//! clients could repeat are rate-limited ([`ratelimit`]); refused clients are counted per network ([`refusal_log`]).
+//! then runs the [`accept`] loop: wait for room under `--max-connections` ([`limits`], [`live`]),
+//! block in `accept`, check the client against `--allow`, `--deny` and `--max-per-client`
+//! ([`gate`], [`allow`]), and hand it to the relay. A signal reaches it through the [`stop`] flag;
+//! [`shutdown`] then drains and cuts the pairs still live. Refused clients are counted per
+//! network ([`refusal_log`]).
 //!
 //! This room uses the relay (to start pairs and to end them at a stop); the relay knows nothing
 //! of it.
 
 pub mod accept;
 pub mod allow;
-pub mod announce;
 pub mod gate;
 pub mod limits;
 pub mod listener;
 pub mod live;
-pub mod ratelimit;
 pub mod refusal_log;
 pub mod shutdown;
 pub mod stop;

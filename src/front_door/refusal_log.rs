@@ -82,7 +82,8 @@ impl RefusalLog {
             .is_none_or(|last| now.duration_since(last) >= self.interval);
         if quiet && self.held_count() == 0 {
             self.last_line = Some(now);
-            return self.log_one(client);
+            self.log_one(client);
+            return;
         }
         self.hold(Network::of(client.ip()));
         if quiet {

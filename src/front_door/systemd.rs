@@ -24,7 +24,7 @@ use log::warn;
 use sd_notify::NotifyState;
 use socket2::{Domain, Socket, Type};
 
-use crate::error::StartupError;
+use crate::error::{ActivationError, StartupError};
 
 /// With several inherited sockets, the one with this name (`FileDescriptorName=` in the unit).
 pub const SOCKET_NAME: &str = "tcpproxy";
@@ -41,7 +41,7 @@ pub struct Inherited {
 /// The environment is left as it is: the proxy starts no other program that could inherit it.
 pub fn inherited_listener(port: u16) -> Result<Option<Inherited>, StartupError> {
     let fds: Vec<(RawFd, String)> = sd_notify::listen_fds_with_names()
-        .map_err(StartupError::ActivationEnvironment)?
+        .map_err(ActivationError::Environment)?
         .collect();
     let Some((fd, name)) = choose(&fds)? else {
         return Ok(None);
@@ -50,7 +50,7 @@ pub fn inherited_listener(port: u16) -> Result<Option<Inherited>, StartupError> 
     // else in the process knows of it; we take ownership exactly once.
     let socket = Socket::from(unsafe { OwnedFd::from_raw_fd(fd) });
     if !is_tcp_listener(&socket) {
-        return Err(StartupError::NotATcpListener { fd, name });
+        return Err(ActivationError::NotATcpListener { fd, name }.into());
     }
     // The accept loop blocks in `accept`; a unit with NonBlocking=yes would have it spin.
     socket
@@ -61,16 +61,17 @@ pub fn inherited_listener(port: u16) -> Result<Option<Inherited>, StartupError> 
         .local_addr()
         .map_err(StartupError::ListeningAddress)?;
     if port != 0 && port != address.port() {
-        return Err(StartupError::InheritedPortDiffers {
+        let differs = ActivationError::PortDiffers {
             inherited: address,
             asked: port,
-        });
+        };
+        return Err(differs.into());
     }
     Ok(Some(Inherited { listener, fd, name }))
 }
 
 /// One socket: that one. Several: the one named [`SOCKET_NAME`].
-fn choose(fds: &[(RawFd, String)]) -> Result<Option<(RawFd, String)>, StartupError> {
+fn choose(fds: &[(RawFd, String)]) -> Result<Option<(RawFd, String)>, ActivationError> {
     match fds {
         [] => Ok(None),
         [only] => Ok(Some(only.clone())),
@@ -79,7 +80,7 @@ fn choose(fds: &[(RawFd, String)]) -> Result<Option<(RawFd, String)>, StartupErr
             .find(|(_, name)| name == SOCKET_NAME)
             .cloned()
             .map(Some)
-            .ok_or_else(|| StartupError::NoInheritedSocketNamed {
+            .ok_or_else(|| ActivationError::NoSocketNamed {
                 wanted: SOCKET_NAME,
                 names: several.iter().map(|(_, name)| name.clone()).collect(),
             }),

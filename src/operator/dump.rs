@@ -5,7 +5,7 @@
 //! - `--dump -`: an annotated hex dump in the log, like `socat -x`: direction, offset, length and
 //!   the time the bytes arrived, then 16 bytes a line with their printable characters.
 //!
-//! The pumps queue their copies without ever waiting (`relay/tap.rs`); this thread takes them off
+//! The pumps queue their copies without ever waiting (`relay/channel/tap.rs`); this thread takes them off
 //! the queue and writes them, as slowly as the disk or the log lets it, and warns when a
 //! direction's dump came out incomplete: "the dump of pair 17 s->c is missing 5.0 MiB".
 //!
@@ -26,8 +26,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{DumpError, StartupError};
+use crate::relay::channel::tap::{DumpQueue, Dumper, Record, QUEUE_LIMIT};
 use crate::relay::direction::Direction;
-use crate::relay::tap::{DumpQueue, Dumper, Record, QUEUE_LIMIT};
 use crate::units::Bytes;
 
 /// Where the dump goes.

@@ -1,6 +1,7 @@
-//! What the operator sees: the log, the live stats table, the traffic dump, and the HTTP endpoint
-//! (`--metrics`: `endpoint` routes, `http` serves, `metrics` and `exposition` write the numbers,
-//! `status_page` and `history` are the live page at `/`).
+//! What the operator sees: the log ([`logging`], with the per-pair and refusal lines of
+//! [`log_lines`]), the listening line ([`announce`]), the live stats table ([`stats`]), the
+//! traffic dump ([`dump`]), and in a room of its own the HTTP endpoint of `--metrics`
+//! ([`endpoint`]: Prometheus metrics and the live status page).
 //!
 //! Everything here reads what the other rooms already keep — the pumps' activity records, the
 //! relay's counters, the table of live pairs — and turns it into lines for people. None of it is
@@ -8,13 +9,9 @@
 //!
 //! This room may use the relay and the front door; neither uses it.
 
+pub mod announce;
 pub mod dump;
 pub mod endpoint;
-pub mod exposition;
-pub mod history;
-pub mod http;
 pub mod log_lines;
 pub mod logging;
-pub mod metrics;
 pub mod stats;
-pub mod status_page;

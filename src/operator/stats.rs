@@ -2,7 +2,7 @@
 //!
 //! One record lists every live pair — its addresses, age, bytes each way, and what each of its two
 //! threads is blocked on right now — and the proxy's totals. The pumps publish their state with
-//! relaxed atomic stores (`activity.rs`), so producing the table costs the data path nothing; the
+//! relaxed atomic stores (`relay/accounting/activity.rs`), so producing the table costs the data path nothing; the
 //! report reads the main thread's table of live pairs under its lock, once per report. The
 //! `signals` thread (`signals.rs`) asks for a report on SIGUSR1 and at every interval.
 //!
@@ -22,10 +22,10 @@ use crate::front_door::gate::DoorCounts;
 use crate::front_door::gate::Refusal;
 use crate::front_door::live::Directory;
 use crate::json::{Array, Object};
-use crate::relay::activity::Snapshot;
+use crate::relay::accounting::activity::Snapshot;
+use crate::relay::accounting::totals::HangCuts;
 use crate::relay::direction::Direction;
 use crate::relay::pair::Pair;
-use crate::relay::totals::HangCuts;
 use crate::relay::Relay;
 use crate::units::Bytes;
 

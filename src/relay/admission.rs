@@ -16,10 +16,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::proxy_protocol::{read_header, Endpoints};
 use crate::relay::close::CloseReason;
 use crate::relay::error::RelayError;
 use crate::relay::pair::Pair;
-use crate::relay::proxy_header::{read_header, Endpoints};
 
 /// The front door's rules, asked about a client named by a PROXY header.
 pub trait Admission: Send + Sync {

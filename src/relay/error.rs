@@ -14,8 +14,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::proxy_protocol::HeaderError;
 use crate::relay::direction::Side;
-use crate::relay::proxy_header::HeaderError;
 
 /// Which step of a pair's life a socket call belonged to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

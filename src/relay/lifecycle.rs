@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Neither thread waits for the other: each holds a share of the pair's [`Closing`], and the one
-//! that lets go of the last share closes the pair (`last_out.rs`), even if the other panicked.
+//! that lets go of the last share closes the pair (`last_out.rs`, `closing.rs`), even if the other
+//! panicked.
 //!
 //! Blocking in here: `connect` (bounded by `--connect-timeout`) and the two pumps. What wakes
 //! them: [`Pair::end`], which resets both sockets.
@@ -23,23 +24,23 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use log::{debug, trace, Level};
+use log::{debug, trace};
 
 use crate::events::{self, Importance};
-use crate::relay::activity::State;
+use crate::relay::accounting::activity::State;
+use crate::relay::accounting::totals::Totals;
 use crate::relay::admission::{greet, AcceptProxy, Greeted};
+use crate::relay::channel::tap::Tap;
 use crate::relay::channel::{CopyBuffer, CopyMode, SplicePipe};
 use crate::relay::close::CloseReason;
+use crate::relay::closing;
 use crate::relay::direction::Direction;
 use crate::relay::error::RelayError;
 use crate::relay::hang::HangRule;
 use crate::relay::last_out::{Finish, Share};
 use crate::relay::pair::Pair;
-use crate::relay::prepare::{get_ready, prime_listener};
 use crate::relay::pump::{pump, Flow};
-use crate::relay::report::PairReport;
-use crate::relay::tap::Tap;
-use crate::relay::totals::{Ended, Totals};
+use crate::relay::upstream::prepare::{get_ready, prime_listener};
 use crate::relay::upstream::Upstream;
 use crate::relay::workers::Workers;
 
@@ -63,7 +64,7 @@ pub struct Relay {
 
 impl Relay {
     /// A relay for the clients `listener` will accept. It gives the listener the socket options
-    /// its clients inherit (`prepare.rs`), which is why it must see it before the first accept.
+    /// its clients inherit ([`prepare`](crate::relay::upstream::prepare)), which is why it must see it before the first accept.
     pub fn new(
         listener: &TcpListener,
         upstream: Upstream,
@@ -136,31 +137,62 @@ fn thread_label(id: u64, dir: Direction) -> String {
 /// ([`Closing::finish`]).
 fn run(closing: Share<Closing>) {
     let (pair, relay) = (&closing.pair, &closing.relay);
-    // With `--accept-proxy`, first learn who the client is, and whether it may come in.
-    if let Some(accept) = &relay.accept_proxy {
-        match greet(pair, accept) {
-            Greeted::Admitted(slot) => drop(closing.admitted.set(slot)),
-            // The door counted and logged it: closing the client is all that is left.
-            Greeted::Refused => return closing.refused.store(true, Ordering::Relaxed),
-            Greeted::Failed(reason) => return pair.end(reason),
-        }
+    if !admitted(&closing) {
+        return;
     }
     debug!("pair {} open: client {}", pair.id(), pair.client_addr());
+    let Some((server, addr)) = connect(&closing) else {
+        return;
+    };
+    if let Err(reason) = get_ready(pair, &server, &relay.upstream) {
+        pair.end(reason);
+        return;
+    }
+    // `false`: the pair was ended (a stop) while we connected, and the server is reset already.
+    if pair.attach_server(server, addr) {
+        relay_both_ways(&closing, addr);
+    }
+}
+
+/// With `--accept-proxy`, first learn who the client is, and whether it may come in; `false` if
+/// the pair goes no further.
+fn admitted(closing: &Closing) -> bool {
+    let Some(accept) = &closing.relay.accept_proxy else {
+        return true;
+    };
+    match greet(&closing.pair, accept) {
+        Greeted::Admitted(slot) => {
+            let _ = closing.admitted.set(slot); // set once, by this thread alone
+            true
+        }
+        Greeted::Refused => {
+            // The door counted and logged it: closing the client is all that is left.
+            closing.refused.store(true, Ordering::Relaxed);
+            false
+        }
+        Greeted::Failed(reason) => {
+            closing.pair.end(reason);
+            false
+        }
+    }
+}
+
+/// Connect to the destination (blocking, within `--connect-timeout`); on failure end the pair,
+/// which resets the client, and return `None`.
+fn connect(closing: &Closing) -> Option<(TcpStream, SocketAddr)> {
+    let (pair, relay) = (&closing.pair, &closing.relay);
     let connecting = relay.totals.connecting();
     match relay.upstream.connect() {
         Ok((server, addr)) => {
             connecting.connected();
             pair.record_source(&server);
             closing.reached_destination.store(true, Ordering::Relaxed);
-            match get_ready(pair, &server, &relay.upstream) {
-                Ok(()) if pair.attach_server(server, addr) => relay_both_ways(&closing, addr),
-                Ok(()) => {} // the pair was ended while we connected
-                Err(reason) => pair.end(reason),
-            }
+            Some((server, addr))
         }
         Err(why) => {
             drop(connecting);
             pair.end(CloseReason::Failed(RelayError::Connect(why)));
+            None
         }
     }
 }
@@ -176,11 +208,10 @@ fn relay_both_ways(closing: &Share<Closing>, server_addr: SocketAddr) {
         let copy_mode = &downstream.relay.copy_mode;
         pump_and_report(&downstream.pair, Direction::ServerToClient, copy_mode);
     });
-    if let Err(e) = started {
-        let no_thread = RelayError::NoThread(Arc::new(e));
-        return pair.end(CloseReason::Failed(no_thread));
+    match started {
+        Ok(()) => pump_and_report(pair, Direction::ClientToServer, &relay.copy_mode),
+        Err(e) => pair.end(CloseReason::Failed(RelayError::NoThread(Arc::new(e)))),
     }
-    pump_and_report(pair, Direction::ClientToServer, &relay.copy_mode);
 }
 
 /// What the pair's last thread needs to close it, shared by both threads.
@@ -210,7 +241,8 @@ impl Finish for Closing {
             return; // dropping the pair closes the client
         }
         let reached = self.reached_destination.load(Ordering::Relaxed);
-        let line = finish(self.pair, &self.relay, reached);
+        let upstream = self.relay.upstream();
+        let line = closing::count_and_close(self.pair, self.relay.totals(), upstream, reached);
         drop(self.admitted);
         drop(self.ticket);
         if let Some((level, report)) = line {
@@ -242,49 +274,4 @@ fn pump_and_report(pair: &Pair, dir: Direction, mode: &CopyMode) {
     if let Flow::Stopped(reason) = flow {
         pair.end(reason);
     }
-}
-
-/// Count the pair and close both sockets; the line that says so, if one is to be written, is
-/// written by [`Closing::finish`] once the pair's place is free, so its reader may rely on the
-/// descriptors being gone and the slot being free.
-fn finish(
-    pair: Arc<Pair>,
-    relay: &Relay,
-    reached_destination: bool,
-) -> Option<(Level, PairReport)> {
-    let reason = pair.reason().cloned().unwrap_or(CloseReason::BothEof);
-    let level = if reason.is_warning() {
-        Level::Warn
-    } else {
-        Level::Info
-    };
-    let up = pair.delivered(Direction::ClientToServer);
-    let down = pair.delivered(Direction::ServerToClient);
-    pair.mark_counted();
-    relay.totals.add_pair(&Ended {
-        reason: &reason,
-        reached_destination,
-        bytes_up: up,
-        bytes_down: down,
-        lifetime: pair.age(),
-    });
-    // Only for a line we print: the report formats the destination and more, which with `-q` was
-    // a fifth of a short pair's own instructions.
-    let logged = log::log_enabled!(target: events::EVENT_TARGET, level);
-    let report = logged.then(|| PairReport {
-        id: pair.id(),
-        client: pair.client_addr(),
-        listen: pair.listen_addr(),
-        source: pair.source_addr(),
-        destination: pair.server_addr().map_or_else(
-            || relay.upstream.destination.to_string(),
-            |addr| addr.to_string(),
-        ),
-        reason,
-        bytes_up: up,
-        bytes_down: down,
-        duration: pair.age(),
-    });
-    drop(pair); // the last strong reference: both sockets close here
-    report.map(|report| (level, report))
 }

@@ -16,11 +16,11 @@ use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::relay::activity::Activity;
+use crate::proxy_protocol::Endpoints;
+use crate::relay::accounting::activity::Activity;
 use crate::relay::close::{CloseReason, Ending};
 use crate::relay::direction::{Direction, Side};
 use crate::relay::hang::{HangClock, HangRule};
-use crate::relay::proxy_header::Endpoints;
 use crate::relay::pump::Lane;
 use crate::relay::reset::reset;
 
@@ -212,7 +212,7 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    use crate::relay::testing::connected;
+    use crate::testing::connected;
 
     fn pair() -> (Pair, TcpStream) {
         let (client, client_peer) = connected();

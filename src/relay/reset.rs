@@ -44,7 +44,7 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
 
-    use crate::relay::testing::connected;
+    use crate::testing::connected;
     use std::thread;
     use std::time::Duration;
 

@@ -72,7 +72,7 @@ fn keepalive_is_set_on_both_sockets_of_a_pair_and_only_when_asked() {
     for socket in &sockets {
         let peer = socket.peer_addr().ok().and_then(|a| a.as_socket());
         assert!(socket.keepalive().expect("SO_KEEPALIVE"), "off on {peer:?}");
-        // 60 s: silent for 30 s, then 3 probes 10 s apart (src/relay/keepalive.rs).
+        // 60 s: silent for 30 s, then 3 probes 10 s apart (src/relay/upstream/keepalive.rs).
         assert_eq!(
             socket.tcp_keepalive_time().expect("TCP_KEEPIDLE"),
             Duration::from_secs(30)

@@ -80,6 +80,45 @@ fn run_batch(proxy: SocketAddr, ending: Ending, count: usize) {
     }
 }
 
+/// The rest of [`MIX`] after the first 100 normal connections, the destination down for the
+/// refused ones; how many connections that was.
+fn run_the_mix(proxy: SocketAddr, destination: &FaultyDestination) -> usize {
+    let mut total = 0;
+    for (ending, count) in MIX {
+        let count = if matches!(ending, Ending::Normal) {
+            count - 100
+        } else {
+            count
+        };
+        if matches!(ending, Ending::Refused) {
+            destination.down();
+        }
+        run_batch(proxy, ending, count);
+        if matches!(ending, Ending::Refused) {
+            destination.up();
+        }
+        total += count;
+    }
+    total
+}
+
+/// The mix really mixed: every way of ending is in the log.
+fn assert_every_ending_was_seen(log: &[String]) {
+    for reason in [
+        "client EOF+server EOF",
+        "client reset",
+        "server reset",
+        "connect failed",
+        "idle timeout",
+        "refused 127.0.0.2",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains(reason)),
+            "no connection ended with {reason:?}"
+        );
+    }
+}
+
 #[test]
 fn five_thousand_mixed_connections_leave_nothing_behind() {
     let destination = FaultyDestination::start();
@@ -97,40 +136,12 @@ fn five_thousand_mixed_connections_leave_nothing_behind() {
     let baseline = proc_stats(proxy.pid());
     run_batch(proxy.addr(), Ending::Normal, 100);
     let rss_after_100 = wait_for_stats(proxy.pid(), |s| s.fds == baseline.fds).rss_kib;
-    let mut total = 100;
-    for (ending, count) in MIX {
-        let count = if matches!(ending, Ending::Normal) {
-            count - 100
-        } else {
-            count
-        };
-        if matches!(ending, Ending::Refused) {
-            destination.down();
-        }
-        run_batch(proxy.addr(), ending, count);
-        if matches!(ending, Ending::Refused) {
-            destination.up();
-        }
-        total += count;
-    }
+    let total = 100 + run_the_mix(proxy.addr(), &destination);
     eprintln!("{total} connections");
     let end = wait_for_stats(proxy.pid(), |s| {
         s.fds == baseline.fds && s.threads == baseline.threads
     });
-    let log = proxy.log_so_far();
-    for reason in [
-        "client EOF+server EOF",
-        "client reset",
-        "server reset",
-        "connect failed",
-        "idle timeout",
-        "refused 127.0.0.2",
-    ] {
-        assert!(
-            log.iter().any(|l| l.contains(reason)),
-            "no connection ended with {reason:?}"
-        );
-    }
+    assert_every_ending_was_seen(&proxy.log_so_far());
     assert_eq!(
         end.fds, baseline.fds,
         "descriptors: {} now, {} at start",

@@ -3,6 +3,7 @@
 //! what `-q` keeps.
 
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 
 use serde_json::Value;
 
@@ -98,13 +99,18 @@ fn json_log_has_one_object_a_line_with_the_documented_keys() {
 
     let pair = events(&all, "pair");
     assert_eq!(pair.len(), 1, "{all:?}");
-    let pair = pair[0];
+    assert_pair_event(pair[0], proxy.port, seen_by_server, server);
+    assert_the_stats_stop_and_summary(&all);
+}
+
+/// The one pair of that test: 7 bytes up, 70,000 down, both ends clean.
+fn assert_pair_event(pair: &Value, port: u16, seen_by_server: SocketAddr, server: SocketAddr) {
     assert_eq!(pair["id"], 1);
     assert!(pair["client"]
         .as_str()
         .expect("client")
         .starts_with("127.0.0.1:"));
-    let listen = format!("127.0.0.1:{}", proxy.port);
+    let listen = format!("127.0.0.1:{}", port);
     assert_eq!(
         pair["listen"], listen,
         "an IPv4 client reached an IPv4 address"
@@ -122,8 +128,11 @@ fn json_log_has_one_object_a_line_with_the_documented_keys() {
     assert!(pair["duration_s"].as_f64().expect("seconds") >= 0.0);
     assert_eq!(pair["reason"], "both_eof");
     assert_eq!(pair["reason_text"], "client EOF+server EOF");
+}
 
-    let stats = events(&all, "stats");
+/// The stats report asked for after the pair, the stop, and the summary of that test.
+fn assert_the_stats_stop_and_summary(all: &[Value]) {
+    let stats = events(all, "stats");
     assert_eq!(stats.len(), 1, "one object for the whole report");
     assert_eq!(stats[0]["pairs_served"], 1);
     assert_eq!(stats[0]["bytes_down"], 70_000);
@@ -131,10 +140,10 @@ fn json_log_has_one_object_a_line_with_the_documented_keys() {
     let message = stats[0]["message"].as_str().expect("message");
     assert!(message.starts_with("stats: 0 pairs live") && !message.contains('\n'));
 
-    let stop = events(&all, "stop");
+    let stop = events(all, "stop");
     assert_eq!(stop.len(), 1);
     assert_eq!(stop[0]["signal"], "SIGTERM");
-    let summary = events(&all, "summary");
+    let summary = events(all, "summary");
     assert_eq!(summary.len(), 1);
     assert_eq!(summary[0]["pairs_reached"], 1);
     assert_eq!(summary[0]["pairs_not_reached"], 0);

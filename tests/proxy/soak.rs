@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::kit::client::{connect_from, drain, reset, round_trip_with_half_close, try_connect};
 use crate::kit::data::{random_bytes, Rng};
-use crate::kit::procfs::{proc_stats, wait_for_stats};
+use crate::kit::procfs::{proc_stats, wait_for_stats, ProcStats};
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::{dead_address, FaultyDestination};
 
@@ -101,6 +101,36 @@ fn one_connection(proxy: SocketAddr, dead_proxy: SocketAddr, rng: &mut Rng, tall
     }
 }
 
+/// The soak's one summary line.
+fn report(seconds: u64, tally: &Tally, start: &ProcStats, end: &ProcStats) {
+    let t = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let faults = t(&tally.client_resets)
+        + t(&tally.server_resets)
+        + t(&tally.refused)
+        + t(&tally.hangs)
+        + t(&tally.denied);
+    println!(
+        "soak: {seconds} s, {} connections ({} good, {:.2} GiB relayed and checked), {faults} faults injected \
+         (client RST {}, server RST {}, refused {}, hang {}, denied {}), {} integrity errors, \
+         RSS {} -> {} KiB, descriptors {} -> {}, threads {} -> {}",
+        t(&tally.good) + faults,
+        t(&tally.good),
+        t(&tally.bytes) as f64 / (1u64 << 30) as f64,
+        t(&tally.client_resets),
+        t(&tally.server_resets),
+        t(&tally.refused),
+        t(&tally.hangs),
+        t(&tally.denied),
+        t(&tally.integrity_errors),
+        start.rss_kib,
+        end.rss_kib,
+        start.fds,
+        end.fds,
+        start.threads,
+        end.threads,
+    );
+}
+
 #[test]
 #[ignore = "ten minutes; run with `make soak`"]
 fn soak() {
@@ -139,32 +169,8 @@ fn soak() {
     let end = wait_for_stats(proxy.pid(), |s| {
         s.fds == start.fds && s.threads == start.threads
     });
+    report(seconds, &tally, &start, &end);
     let t = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let faults = t(&tally.client_resets)
-        + t(&tally.server_resets)
-        + t(&tally.refused)
-        + t(&tally.hangs)
-        + t(&tally.denied);
-    println!(
-        "soak: {seconds} s, {} connections ({} good, {:.2} GiB relayed and checked), {faults} faults injected \
-         (client RST {}, server RST {}, refused {}, hang {}, denied {}), {} integrity errors, \
-         RSS {} -> {} KiB, descriptors {} -> {}, threads {} -> {}",
-        t(&tally.good) + faults,
-        t(&tally.good),
-        t(&tally.bytes) as f64 / (1u64 << 30) as f64,
-        t(&tally.client_resets),
-        t(&tally.server_resets),
-        t(&tally.refused),
-        t(&tally.hangs),
-        t(&tally.denied),
-        t(&tally.integrity_errors),
-        start.rss_kib,
-        end.rss_kib,
-        start.fds,
-        end.fds,
-        start.threads,
-        end.threads,
-    );
     assert_eq!(t(&tally.integrity_errors), 0);
     assert_eq!((end.fds, end.threads), (start.fds, start.threads));
 }

@@ -76,16 +76,8 @@ fn summary(dom: &str) -> String {
     )
 }
 
-#[test]
-fn chromium_shows_the_frozen_pair_blocked_the_idle_pair_reading_then_the_cut() {
-    let (server, accepted) = holding_server();
-    let timeout = TIMEOUT_S.to_string();
-    // The idle rule off, so the quiet pair stays while the stall rule cuts the frozen one.
-    let args = ["--timeout", &timeout, "--idle-timeout", "0"];
-    let (mut proxy, page) = Proxy::start_with_metrics(server, &args);
-    proxy.wait_for_log(&format!("status page on http://{page}/"));
-
-    // The page and its data, as a browser gets them: typed, never cached, never framed.
+/// The page and its data, as a browser gets them: typed, never cached, never framed.
+fn assert_the_page_is_typed_uncached_and_unframed(page: SocketAddr) {
     for (path, media) in [("/", "text/html"), ("/pairs.json", "application/json")] {
         let answer = get(page, path);
         assert_eq!(answer.status, 200, "{path}");
@@ -99,6 +91,40 @@ fn chromium_shows_the_frozen_pair_blocked_the_idle_pair_reading_then_the_cut() {
             "{path}: {policy}"
         );
     }
+}
+
+/// Pair 1's s->c blocked writing (highlighted past half the timeout) while its c->s reads; both
+/// of pair 2's directions reading, never highlighted (the idle rule is off).
+fn assert_frozen_and_idle_rows(dom: &str) {
+    let frozen_row = row(dom, 1).unwrap_or_else(|| panic!("no row for pair 1 in {dom}"));
+    let s_to_c = cell(frozen_row, "s->c");
+    for attribute in ["data-state=\"writing\"", "data-blocked=\"true\""] {
+        assert!(s_to_c.contains(attribute), "{attribute} not in {s_to_c}");
+    }
+    assert!(
+        s_to_c.contains("data-hang=\"slow\"") || s_to_c.contains("data-hang=\"cut-soon\""),
+        "past half the timeout, yet not highlighted: {s_to_c}"
+    );
+    assert!(frozen_row.contains("writing, blocked "), "{frozen_row}");
+    assert!(cell(frozen_row, "c->s").contains("data-state=\"reading\""));
+    let idle_row = row(dom, 2).unwrap_or_else(|| panic!("no row for pair 2 in {dom}"));
+    for dir in ["c->s", "s->c"] {
+        let tag = cell(idle_row, dir);
+        assert!(tag.contains("data-state=\"reading\""), "{tag}");
+        assert!(tag.contains("data-hang=\"ok\""), "idle rule off: {tag}");
+    }
+}
+
+#[test]
+fn chromium_shows_the_frozen_pair_blocked_the_idle_pair_reading_then_the_cut() {
+    let (server, accepted) = holding_server();
+    let timeout = TIMEOUT_S.to_string();
+    // The idle rule off, so the quiet pair stays while the stall rule cuts the frozen one.
+    let args = ["--timeout", &timeout, "--idle-timeout", "0"];
+    let (mut proxy, page) = Proxy::start_with_metrics(server, &args);
+    proxy.wait_for_log(&format!("status page on http://{page}/"));
+
+    assert_the_page_is_typed_uncached_and_unframed(page);
 
     // Pair 1 frozen (its client never reads while its server floods it), pair 2 idle.
     let (frozen, idle, _idle_server) = frozen_and_idle_pairs(proxy.addr(), &accepted);
@@ -122,23 +148,7 @@ fn chromium_shows_the_frozen_pair_blocked_the_idle_pair_reading_then_the_cut() {
         proxy.log_so_far()
     );
     assert_eq!(text_of(&dom, "live"), "2");
-    let frozen_row = row(&dom, 1).unwrap_or_else(|| panic!("no row for pair 1 in {dom}"));
-    let s_to_c = cell(frozen_row, "s->c");
-    for attribute in ["data-state=\"writing\"", "data-blocked=\"true\""] {
-        assert!(s_to_c.contains(attribute), "{attribute} not in {s_to_c}");
-    }
-    assert!(
-        s_to_c.contains("data-hang=\"slow\"") || s_to_c.contains("data-hang=\"cut-soon\""),
-        "past half the timeout, yet not highlighted: {s_to_c}"
-    );
-    assert!(frozen_row.contains("writing, blocked "), "{frozen_row}");
-    assert!(cell(frozen_row, "c->s").contains("data-state=\"reading\""));
-    let idle_row = row(&dom, 2).unwrap_or_else(|| panic!("no row for pair 2 in {dom}"));
-    for dir in ["c->s", "s->c"] {
-        let tag = cell(idle_row, dir);
-        assert!(tag.contains("data-state=\"reading\""), "{tag}");
-        assert!(tag.contains("data-hang=\"ok\""), "idle rule off: {tag}");
-    }
+    assert_frozen_and_idle_rows(&dom);
 
     // The cut comes at the timeout, up to half of it after the load: wait that long and more.
     let cut = Duration::from_secs_f64(TIMEOUT_S / 2.0) + PATIENCE;

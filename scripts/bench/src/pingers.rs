@@ -125,34 +125,14 @@ fn drive(mut pingers: Vec<Pinger>, interval: Duration, end: Instant) -> io::Resu
     let mut next = 0; // the pingers' turns come round in order: `next` is the earliest due
     let mut in_flight = 0;
     let give_up = end + DRAIN;
-    // Every wake-up sends, receives, or is the alarm (at most one per BATCH), so a run needs at
-    // most a few per ping and per BATCH; the cap only guards a spinning loop.
-    let turns = pingers.len() as f64 * (end.duration_since(Instant::now()).as_secs_f64() + 1.0)
-        / interval.as_secs_f64().max(1e-3);
-    let batches = give_up.duration_since(Instant::now()).as_micros() / BATCH.as_micros();
-    let cap = 4 * turns as usize + 4 * batches as usize;
-    for _ in 0..cap {
+    for _ in 0..wake_up_cap(pingers.len(), interval, end, give_up) {
         let now = Instant::now();
         let sending = now < end;
         if now >= give_up || (!sending && in_flight == 0) || pingers.is_empty() {
             break;
         }
         if sending {
-            // At most one full round of turns per wake-up.
-            for _ in 0..pingers.len() {
-                let pinger = &mut pingers[next];
-                if pinger.due > now + BATCH {
-                    break;
-                }
-                if pinger.sent_at.is_some() {
-                    run.skipped += 1;
-                } else {
-                    send(pinger)?;
-                    in_flight += 1;
-                }
-                pinger.due += interval;
-                next = (next + 1) % pingers.len();
-            }
+            in_flight += send_what_is_due(&mut pingers, &mut next, now, interval, &mut run)?;
         }
         let wake = if sending {
             pingers[next].due.min(end)
@@ -179,6 +159,42 @@ fn drive(mut pingers: Vec<Pinger>, interval: Duration, end: Instant) -> io::Resu
     }
     run.lost = in_flight;
     Ok(run)
+}
+
+/// Every wake-up sends, receives, or is the alarm (at most one per BATCH), so a run needs at most
+/// a few per ping and per BATCH; the cap only guards a spinning loop.
+fn wake_up_cap(pingers: usize, interval: Duration, end: Instant, give_up: Instant) -> usize {
+    let turns = pingers as f64 * (end.duration_since(Instant::now()).as_secs_f64() + 1.0)
+        / interval.as_secs_f64().max(1e-3);
+    let batches = give_up.duration_since(Instant::now()).as_micros() / BATCH.as_micros();
+    4 * turns as usize + 4 * batches as usize
+}
+
+/// The turns due within [`BATCH`] of `now`, at most one full round: send each pinger's ping, or
+/// count the turn skipped if its last reply has not come. How many pings went out.
+fn send_what_is_due(
+    pingers: &mut [Pinger],
+    next: &mut usize,
+    now: Instant,
+    interval: Duration,
+    run: &mut PingerRun,
+) -> io::Result<usize> {
+    let mut sent = 0;
+    for _ in 0..pingers.len() {
+        let pinger = &mut pingers[*next];
+        if pinger.due > now + BATCH {
+            break;
+        }
+        if pinger.sent_at.is_some() {
+            run.skipped += 1;
+        } else {
+            send(pinger)?;
+            sent += 1;
+        }
+        pinger.due += interval;
+        *next = (*next + 1) % pingers.len();
+    }
+    Ok(sent)
 }
 
 /// Send one ping. Its previous reply has arrived, so the send buffer is empty and 64 bytes go in

@@ -1,0 +1,67 @@
+//! What the last of a pair's two threads does as it lets go: count the pair and close its
+//! sockets; its caller then gives the slot back and writes the one closing line, in that order.
+//!
+//! Neither of a pair's threads waits for the other. Each holds a share of the pair's closing
+//! state (`last_out.rs`), and whichever lets go of the last share closes the pair, even if the
+//! other panicked (`lifecycle.rs`). The order matters to whoever reads the line: by the time it
+//! is written, the descriptors are gone and the slot under `--max-connections` is free, so a test
+//! (or an operator) that reads it may connect again at once.
+//!
+//! Nothing here blocks.
+
+use std::sync::Arc;
+
+use log::Level;
+
+use crate::events;
+use crate::relay::accounting::report::PairReport;
+use crate::relay::accounting::totals::{Ended, Totals};
+use crate::relay::close::CloseReason;
+use crate::relay::direction::Direction;
+use crate::relay::pair::Pair;
+use crate::relay::upstream::Upstream;
+
+/// Count the pair and close both sockets; the line that says so, if one is to be written, is
+/// written by the caller once the pair's place is free, so its reader may rely on the
+/// descriptors being gone and the slot being free.
+pub fn count_and_close(
+    pair: Arc<Pair>,
+    totals: &Totals,
+    upstream: &Upstream,
+    reached_destination: bool,
+) -> Option<(Level, PairReport)> {
+    let reason = pair.reason().cloned().unwrap_or(CloseReason::BothEof);
+    let level = if reason.is_warning() {
+        Level::Warn
+    } else {
+        Level::Info
+    };
+    let up = pair.delivered(Direction::ClientToServer);
+    let down = pair.delivered(Direction::ServerToClient);
+    pair.mark_counted();
+    totals.add_pair(&Ended {
+        reason: &reason,
+        reached_destination,
+        bytes_up: up,
+        bytes_down: down,
+        lifetime: pair.age(),
+    });
+    // Only for a line we print: the report formats the destination and more, which with `-q` was
+    // a fifth of a short pair's own instructions.
+    let logged = log::log_enabled!(target: events::EVENT_TARGET, level);
+    let report = logged.then(|| PairReport {
+        id: pair.id(),
+        client: pair.client_addr(),
+        listen: pair.listen_addr(),
+        source: pair.source_addr(),
+        destination: pair
+            .server_addr()
+            .map_or_else(|| upstream.destination.to_string(), |addr| addr.to_string()),
+        reason,
+        bytes_up: up,
+        bytes_down: down,
+        duration: pair.age(),
+    });
+    drop(pair); // the last strong reference: both sockets close here
+    report.map(|report| (level, report))
+}
