@@ -18,9 +18,12 @@
 //! | [`front_door`] | who gets in: the listener (or systemd's), the accept loop, `--allow`/`--deny`/`--max-per-client`, the pair budget, the table of live pairs, the stop flag, the drain |
 //! | [`operator`] | what the operator sees: logging, the listening line, the stats table, the traffic dump, and the `--metrics` HTTP endpoint ([`operator::endpoint`]: Prometheus metrics, the status page) |
 //! | [`proxy_protocol`] | the PROXY protocol, read (`--accept-proxy`) and written (`--send-proxy`): a leaf that imports nothing of the rest |
+//! | [`upgrade`] | upgrade in place on SIGUSR2: argv[0] made absolute at start-up, our own fork and exec with the sockets at descriptors 3 and 4, the notify socket that hears the new process say `READY=1`, and the attempt that hands over or gives up |
 //!
-//! Around them: [`cli`] (the command line), [`startup`] (builds the rooms and runs the accept
-//! loop), [`signals`] (every signal, on one thread), [`error`] (start-up errors), [`events`] and
+//! Around them: [`cli`] (the command line), [`startup`] (builds the rooms, opening the sockets
+//! in [`startup::sockets`], and runs the accept loop), [`signals`] (SIGTERM, SIGHUP, SIGUSR1 and
+//! SIGUSR2 on one thread from a `signalfd`; SIGINT on ctrlc's; the stop, its "again" and its
+//! "same one twice" in [`signals::stops`]), [`error`] (start-up errors), [`events`] and
 //! [`json`] (the log's events, as text for people or JSON for programs), [`units`] (bytes and
 //! seconds for people), [`ratelimit`] (at most one log line a second, for the front door and the
 //! endpoint alike). `main.rs` only parses, runs and maps errors to exit codes.
@@ -32,22 +35,27 @@
 //!
 //! ```text
 //!   main.rs
-//!     └─▶ startup, signals, cli
-//!           └─▶ operator      announce, logging, log_lines, stats, dump,
-//!                             endpoint/ (endpoint, http, metrics, exposition, status_page, history)
-//!                 └─▶ front_door    accept, listener, systemd, gate, allow, limits, live,
-//!                                   refusal_log, stop, shutdown
-//!                       └─▶ relay         lifecycle → pair → pump → hang;
-//!                                         close, closing, direction, error, reset, last_out,
-//!                                         workers,
-//!                                         admission,
-//!                                         channel/    (channel, buffer, tap),
-//!                                         upstream/   (upstream, destination, prepare, keepalive),
-//!                                         accounting/ (accounting, activity, totals, histogram,
-//!                                                      report)
-//!                             └─▶ proxy_protocol   header, parse, read, v1, v2, write
-//!                             └─▶ error            args, startup, activation, dump
-//!                             └─▶ events → json; units, ratelimit, testing (unit tests only)
+//!     └─▶ startup       startup, sockets; cli
+//!           └─▶ signals       signals, stops, ctrl_c
+//!                 └─▶ upgrade       upgrade → attempt → ready, spawn, child; program
+//!                       └─▶ operator      announce, logging, log_lines, stats, dump,
+//!                                         endpoint/ (endpoint, http, metrics, exposition,
+//!                                                    status_page, history)
+//!                             └─▶ front_door    accept, listener, systemd, gate, allow, limits,
+//!                                               live, refusal_log, stop, shutdown, wake
+//!                                   └─▶ relay         lifecycle → pair → pump → hang;
+//!                                                     close, closing, direction, error, reset,
+//!                                                     last_out, workers,
+//!                                                     admission,
+//!                                                     channel/    (channel, buffer, tap),
+//!                                                     upstream/   (upstream, destination,
+//!                                                                  prepare, keepalive),
+//!                                                     accounting/ (accounting, activity, totals,
+//!                                                                  histogram, report)
+//!                                         └─▶ proxy_protocol   header, parse, read, v1, v2, write
+//!                                         └─▶ error            args, startup, activation, dump
+//!                                         └─▶ events → json; units, ratelimit, testing (unit
+//!                                                             tests only)
 //! ```
 //!
 //! Inside the relay, too, the arrows point down: [`relay::lifecycle`] drives a
@@ -68,5 +76,6 @@ pub mod startup;
 #[cfg(test)]
 pub mod testing;
 pub mod units;
+pub mod upgrade;
 
 pub use startup::run;

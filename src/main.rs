@@ -1,9 +1,9 @@
 //! The `tcpproxy` command: parse the command line, run the proxy, map the outcome to an exit
 //! status. Everything else is in the library (`src/lib.rs`).
 //!
-//! Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 if the proxy cannot start (with one line
-//! on stderr saying what and why), 2 for a bad command line (clap prints the usage), 130 after a
-//! second signal.
+//! Exit status: 0 after a clean stop (SIGINT/SIGTERM, or an upgrade's handover to the new
+//! process), 1 if the proxy cannot start (with one line on stderr saying what and why), 2 for a
+//! bad command line (clap prints the usage), 130 after a second signal.
 
 use std::process::ExitCode;
 

@@ -25,17 +25,24 @@ pub const DEFAULT_TIMEOUT_SECS: &str = "10";
 const AFTER_HELP: &str = "\
 Signals:
   SIGTERM, SIGINT  stop: close the listener, let live pairs finish for up to --drain seconds,
-                   reset the rest, exit 0; a second signal resets every pair and exits 130
+                   reset the rest, exit 0; the same signal again within a second is the same
+                   stop; a second signal later resets every pair and exits 130
   SIGHUP           reopen --log-file (for logrotate); never a stop
   SIGUSR1          log the live stats table
+  SIGUSR2          upgrade in place: start the program at the path it was started from, with
+                   the same arguments, and hand it the listening and --metrics sockets; once it
+                   is ready, drain as on SIGTERM and exit 0 (if it fails, nothing changes).
+                   Not under systemd: upgrade a unit with systemctl restart
 
-Exit status: 0 after SIGTERM/SIGINT, 1 if it cannot start, 2 for a bad command line,
-130 after a second signal.
+Exit status: 0 after SIGTERM/SIGINT or an upgrade's handover, 1 if it cannot start, 2 for a
+bad command line, 130 after a second signal.
 
 Environment:
   LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES  systemd socket activation: accept on the inherited
                    socket instead of binding (listen port 0, or the inherited socket's port)
   NOTIFY_SOCKET    systemd Type=notify: READY=1 once listening, STOPPING=1 on stop
+  TCPPROXY_UPGRADED_FROM  set by SIGUSR2 for the new process: the old one's pid (the sockets
+                   above came from it, and NOTIFY_SOCKET is its)
 
 Example: tcpproxy 127.0.0.1 8080 3000   (clients of port 3000 reach 127.0.0.1:8080)";
 

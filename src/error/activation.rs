@@ -25,6 +25,11 @@ pub enum ActivationError {
     },
     /// `--bind` chooses an address, but under socket activation systemd has chosen it.
     BindGiven,
+    /// `--metrics` names a port other than the inherited `metrics` socket's.
+    MetricsPortDiffers {
+        inherited: SocketAddr,
+        asked: SocketAddr,
+    },
 }
 
 impl fmt::Display for ActivationError {
@@ -56,6 +61,12 @@ impl fmt::Display for ActivationError {
                 f,
                 "--bind cannot be used under socket activation: the .socket unit's ListenStream= \
                  decides where the proxy listens"
+            ),
+            MetricsPortDiffers { inherited, asked } => write!(
+                f,
+                "--metrics asks for {asked}, but the socket passed as 'metrics' listens on \
+                 {inherited}; give port 0 (or {}) with an inherited metrics socket",
+                inherited.port()
             ),
         }
     }

@@ -69,6 +69,8 @@ pub enum StartupError {
         name: &'static str,
         source: io::Error,
     },
+    /// ctrlc could not install its SIGINT handler or start its thread.
+    CtrlC(ctrlc::Error),
     Dump(DumpError),
     /// `--source` is not an address of this host (or cannot be bound).
     Source {
@@ -122,6 +124,7 @@ impl fmt::Display for StartupError {
             Logger(e) => write!(f, "cannot set up logging: {e}"),
             Signal { what, source } => write!(f, "cannot {what}: {source}"),
             Thread { name, source } => write!(f, "cannot start the {name} thread: {source}"),
+            CtrlC(e) => write!(f, "cannot catch SIGINT (ctrlc): {e}"),
             Dump(e) => e.fmt(f),
             Source { source, error } => {
                 write!(

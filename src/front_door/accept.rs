@@ -5,9 +5,13 @@
 //! to the relay, which gives it a pair with its own threads. It never connects, reads or writes for
 //! a client, so no slow peer can delay the next `accept`.
 //!
-//! It blocks in `accept` (woken by a client or by the stop signal's knock) and, at the connection
-//! limit, in [`LivePairs::wait_for_room`]. When a stop is requested it closes the listener and
-//! hands the live pairs back (`shutdown.rs` says what happens to them).
+//! It blocks in `accept` (woken by a client, or interrupted by a stop: `wake.rs`) and, at the
+//! connection limit, in [`LivePairs::wait_for_room`]. When a stop is requested it closes its
+//! descriptor of the listener and hands the live pairs back (`shutdown.rs` says what happens to
+//! them). After a signal that descriptor is the socket's last, so the socket closes and new
+//! clients are refused; after an upgrade's handover the new process holds its own descriptor of
+//! the same socket, which lives on (a `close` drops one reference; only `shutdown` would act on
+//! the socket itself, for both processes, and nothing here calls it).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,6 +24,7 @@ use log::{debug, warn};
 use crate::front_door::gate::{DoorCounts, Gate};
 use crate::front_door::live::LivePairs;
 use crate::front_door::stop::Stop;
+use crate::front_door::wake::Inside;
 use crate::ratelimit::RateLimit;
 use crate::relay::Relay;
 
@@ -48,10 +53,10 @@ struct LogLimits {
     spawn_failures: RateLimit,
 }
 
-/// Accept clients until a stop is requested; then close the listener, so that new clients are
-/// refused, and return the pairs still live.
+/// Accept clients until a stop is requested; then close our descriptor of the listener (see the
+/// module's docs) and return the pairs still live.
 pub fn serve(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     door: &Door,
     relay: &Arc<Relay>,
     stop: &Stop,
@@ -63,22 +68,25 @@ pub fn serve(
         spawn_failures: RateLimit::new(LOG_INTERVAL),
     };
     let mut next_id: u64 = 1;
+    // Entered before the flag is first read, so a stop requested from now on interrupts accept.
+    let inside = stop.accept_loop().enter();
     while !stop.is_requested() {
         live.reap();
         if !wait_for_room(&mut live, door.max_connections, stop, &mut logs.at_limit) {
             break;
         }
-        let (client, client_addr) = match accept(&listener) {
+        let (client, client_addr) = match accept(&inside, &listener) {
             Ok(accepted) => accepted,
+            // A stop's interrupt (or any signal): the loop looks at the flag.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 door.counts.accept_failed();
                 after_accept_error(&e, &mut logs.accept_errors);
                 continue;
             }
         };
-        if stop.is_requested() {
-            break; // most likely our own knock; a real client is closed with the rest
-        }
+        // A client accepted as a stop begins is served like the others: it is nobody's knock
+        // (there is none), and after a handover nobody else would serve it.
         let slot = if door.accept_proxy {
             None // the pair's thread asks the gate, once the header names the client
         } else {
@@ -97,6 +105,7 @@ pub fn serve(
             }
         }
     }
+    drop(inside);
     drop(listener);
     door.gate.flush_logs();
     live
@@ -104,8 +113,8 @@ pub fn serve(
 
 /// The next client, with its address as people (and `--allow` rules) write it: a dual-stack
 /// socket reports IPv4 clients as `::ffff:a.b.c.d`.
-fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
-    let (client, addr) = listener.accept()?;
+fn accept(inside: &Inside, listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let (client, addr) = inside.accept(listener)?;
     Ok((
         client,
         SocketAddr::new(addr.ip().to_canonical(), addr.port()),
@@ -136,13 +145,11 @@ fn after_accept_error(err: &io::Error, limit: &mut RateLimit) {
     if let Some(held_back) = limit.check() {
         warn!("accept failed: {err} ({held_back} more since last report); retrying");
     }
-    // A client that gave up while queued (ECONNABORTED) or a signal (EINTR) says nothing about the
-    // next accept; anything else (out of descriptors, memory) needs time to clear.
+    // A client that gave up while queued (ECONNABORTED) says nothing about the next accept;
+    // anything else (out of descriptors, memory) needs time to clear.
     let about_one_client = matches!(
         err.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
     );
     if !about_one_client {
         thread::sleep(ACCEPT_BACKOFF);

@@ -1,4 +1,4 @@
-//! The listening socket: where it is bound, and how to wake a thread blocked in `accept`.
+//! The listening socket: where it is bound, and what it must never relay to.
 //!
 //! By default the proxy listens on `[::]` with `IPV6_V6ONLY` off, so one socket takes both IPv6 and
 //! IPv4 clients (the latter appear as `::ffff:a.b.c.d`). Only on a host without IPv6 does it fall
@@ -6,18 +6,15 @@
 //! `TcpListener::bind` cannot switch `IPV6_V6ONLY` off explicitly (it inherits a sysctl), so the
 //! socket is made with socket2.
 //!
-//! A thread blocked in `accept` wakes only for a connection. So to stop the accept loop we connect
-//! to ourselves ([`knock`]), as tiny-http does: the loop wakes, sees the stop flag and leaves.
+//! (How a stop wakes the thread blocked in `accept` on this socket is `wake.rs`'s story: not by
+//! connecting to it, since after an upgrade another process accepts on it too.)
 //!
-//! Blocking: only [`knock`]'s connect, bounded by [`KNOCK_TIMEOUT`].
+//! Blocking: nothing here.
 
 use std::io;
-use std::net::{
-    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket,
-};
-use std::time::Duration;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs, UdpSocket};
 
-use log::{debug, warn};
+use log::warn;
 use nix::errno::Errno;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -26,9 +23,6 @@ use crate::error::StartupError;
 /// Connections the kernel may hold for us while the accept loop is busy or at `--max-connections`.
 /// Linux caps it at `net.core.somaxconn` (4096 on current kernels); 1024 covers a burst of clients.
 const LISTEN_BACKLOG: i32 = 1024;
-
-/// How long a [`knock`] may take; it goes to our own machine, so this is generous.
-pub const KNOCK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Bind the listening socket on `bind` (default: every interface, IPv6 and IPv4) and `port`.
 pub fn bind(bind: Option<&str>, port: u16) -> Result<TcpListener, StartupError> {
@@ -108,24 +102,6 @@ pub fn describe(listening: SocketAddr) -> String {
     }
 }
 
-/// The addresses to connect to, in order, to reach `listening`: an unspecified address becomes
-/// the loopback address of its family; for `[::]`, dual-stack, 127.0.0.1 after `[::1]`, because
-/// a host can have IPv6 sockets but no `::1` (`net.ipv6.conf.lo.disable_ipv6=1`), and then a
-/// knock on `[::1]` alone never arrives and a stop never wakes `accept`.
-pub fn wake_addresses(listening: SocketAddr) -> Vec<SocketAddr> {
-    let port = listening.port();
-    match listening.ip() {
-        IpAddr::V4(v4) if v4.is_unspecified() => {
-            vec![SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)]
-        }
-        IpAddr::V6(v6) if v6.is_unspecified() => vec![
-            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), port),
-            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
-        ],
-        ip => vec![SocketAddr::new(ip, port)],
-    }
-}
-
 /// Would a connection to `destination` arrive at this listener, bound to `listening`? Then a
 /// proxy relaying there would relay every client to itself, one pair after another, until
 /// `--max-connections` is used up. An unspecified listening address takes every local address of
@@ -174,17 +150,6 @@ fn is_local(ip: IpAddr) -> bool {
     ip.is_loopback() || UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
-/// Connect to our own listener so that a thread blocked in `accept` returns.
-pub fn knock(addresses: &[SocketAddr]) {
-    for address in addresses {
-        match TcpStream::connect_timeout(address, KNOCK_TIMEOUT) {
-            Ok(_) => return,
-            Err(e) => debug!("knock on {address} failed ({e})"),
-        }
-    }
-    debug!("no knock arrived; the accept loop will notice the stop on its next client");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,20 +175,6 @@ mod tests {
         assert!(!reaches("0.0.0.0:7000", "[::1]:7000"));
         // A documentation address is never one of ours.
         assert!(!reaches("[::]:7000", "192.0.2.1:7000"));
-    }
-
-    #[test]
-    fn wake_addresses_turn_any_into_loopback() {
-        let wake = |a: &str| {
-            let all = wake_addresses(a.parse().unwrap());
-            all.iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        assert_eq!(wake("0.0.0.0:5"), "127.0.0.1:5");
-        assert_eq!(wake("[::]:5"), "[::1]:5 127.0.0.1:5");
-        assert_eq!(wake("127.0.0.2:5"), "127.0.0.2:5");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! The main thread lives here. It binds the [`listener`] (or takes the one [`systemd`] passed),
 //! then runs the [`accept`] loop: wait for room under `--max-connections` ([`limits`], [`live`]),
 //! block in `accept`, check the client against `--allow`, `--deny` and `--max-per-client`
-//! ([`gate`], [`allow`]), and hand it to the relay. A signal reaches it through the [`stop`] flag;
+//! ([`gate`], [`allow`]), and hand it to the relay. A signal, or an upgrade's new process that is
+//! ready, reaches it through the [`stop`] flag, which interrupts its `accept` ([`wake`]);
 //! [`shutdown`] then drains and cuts the pairs still live. Refused clients are counted per
 //! network ([`refusal_log`]).
 //!
@@ -20,3 +21,4 @@ pub mod refusal_log;
 pub mod shutdown;
 pub mod stop;
 pub mod systemd;
+pub mod wake;

@@ -11,7 +11,11 @@
 //! - whatever is still live at the deadline (at once, with the default `--drain 0`) is cut: both
 //!   its peers get a reset, so neither mistakes the cut for a finished transfer.
 //!
-//! A second signal does not wait for any of this (`signals.rs`).
+//! After an upgrade's handover (`upgrade/`) the same drain follows, with one difference: the
+//! socket stays open in the new process, which takes every new client, so nobody is refused.
+//!
+//! A second signal does not wait for any of this (`signals/`); after a handover, the first
+//! signal is already the second stop.
 //!
 //! Blocking: the main thread, waiting for tickets to come back (`live.rs`), bounded by the drain
 //! and then by [`CUT_GRACE`].
@@ -22,6 +26,7 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 
 use crate::front_door::live::LivePairs;
+use crate::front_door::stop::Cause;
 use crate::relay::close::CloseReason;
 use crate::units::Timeout;
 
@@ -51,13 +56,18 @@ impl fmt::Display for StopReport {
 }
 
 /// Drain the live pairs for up to `drain`, then cut the rest.
-pub fn drain_then_cut(mut live: LivePairs, drain: Duration) -> StopReport {
+pub fn drain_then_cut(mut live: LivePairs, drain: Duration, cause: Cause) -> StopReport {
     live.reap();
     let at_stop = live.len();
     if at_stop > 0 && !drain.is_zero() {
+        let meanwhile = match cause {
+            Cause::Signal => "new clients are refused; a second signal cuts them at once".into(),
+            Cause::HandedOver(pid) => {
+                format!("new clients go to {pid}; a signal cuts them at once")
+            }
+        };
         info!(
-            "draining {at_stop} live pairs for up to {} (new clients are refused; a second signal \
-             cuts them at once)",
+            "draining {at_stop} live pairs for up to {} ({meanwhile})",
             Timeout(drain)
         );
     }

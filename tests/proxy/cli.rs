@@ -180,6 +180,7 @@ fn help_names_the_signals_exit_statuses_and_environment() {
         "SIGINT",
         "SIGHUP",
         "SIGUSR1",
+        "SIGUSR2",
         "LISTEN_FDS",
         "LISTEN_PID",
         "LISTEN_FDNAMES",

@@ -16,15 +16,21 @@
 //! What each path answers is not this module's business: the caller passes a `route` function
 //! from path to [`Response`]. Every response carries the same cautious headers ([`write`]).
 //!
+//! The thread leaves its loop when its [`Wakeable`] is woken: after an upgrade's handover, so
+//! that the new process alone answers on the socket they share (`front_door/wake.rs` says how
+//! the wake interrupts `accept`).
+//!
 //! Blocking: `accept`, then the bounded reads and writes above, all on the one thread.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
+use crate::front_door::wake::Wakeable;
 use crate::ratelimit::RateLimit;
 
 /// The whole request (request line and headers) must arrive within this.
@@ -77,27 +83,30 @@ impl Response {
     }
 }
 
-/// Start a thread named `name` that answers requests on `listener` with `route`, for ever.
+/// Start a thread named `name` that answers requests on `listener` with `route` until `stop`.
 pub fn start(
     name: &str,
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
+    stop: Arc<Wakeable>,
     route: impl Fn(&str) -> Response + Send + 'static,
 ) -> io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name(name.into())
-        .spawn(move || serve(&listener, &route))
+        .spawn(move || serve(&listener, &stop, &route))
 }
 
-/// Accept clients one at a time and answer each one's request.
-pub fn serve(listener: &TcpListener, route: &dyn Fn(&str) -> Response) {
+/// Accept clients one at a time and answer each one's request, until `stop` is woken.
+pub fn serve(listener: &TcpListener, stop: &Wakeable, route: &dyn Fn(&str) -> Response) {
     let mut errors = RateLimit::new(Duration::from_secs(1));
-    loop {
-        match listener.accept() {
+    let inside = stop.enter();
+    while !stop.is_asked() {
+        match inside.accept(listener) {
             Ok((stream, peer)) => {
                 if let Err(e) = answer(stream, route) {
                     debug!("HTTP client {peer}: {e}");
                 }
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 if let Some(held_back) = errors.check() {
                     warn!("HTTP accept failed: {e} ({held_back} more since last report)");

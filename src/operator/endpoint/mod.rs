@@ -4,7 +4,9 @@
 //! itself is [`http`]'s, the numbers are [`metrics`]' (written out by [`exposition`]), and the
 //! status page (`/` and `/pairs.json`) is [`status_page`]'s, its chart's samples [`history`]'s. The address is an IP literal and a port (`127.0.0.1:9100`,
 //! `[::1]:9100`), or `localhost:PORT`, which means 127.0.0.1 without asking any resolver. Port 0
-//! takes any free port; the log line names the one chosen.
+//! takes any free port; the log line names the one chosen. A socket named `metrics` passed by
+//! systemd or by the previous tcpproxy of an upgrade (`front_door/systemd.rs`) is used instead of
+//! binding one.
 //!
 //! Blocking: the `metrics` thread, in `http.rs`; nothing here.
 
@@ -19,7 +21,9 @@ use std::sync::Arc;
 
 use log::{info, warn};
 
-use crate::error::{ArgError, StartupError};
+use crate::error::{ActivationError, ArgError, StartupError};
+use crate::front_door::systemd::Inherited;
+use crate::front_door::wake::Wakeable;
 use crate::operator::endpoint::http::Response;
 use crate::operator::endpoint::metrics::Metrics;
 use crate::operator::endpoint::status_page::Status;
@@ -38,15 +42,39 @@ pub fn parse_address(text: &str) -> Result<SocketAddr, ArgError> {
     Err(bad())
 }
 
-/// Bind `address` and start the `metrics` thread; the address it listens on.
-pub fn start(
+/// The endpoint's socket: the one passed to us as `metrics`, or `address` bound; and, for the
+/// log, where it came from ("" for our own).
+pub fn listen(
     address: SocketAddr,
+    inherited: Option<Inherited>,
+) -> Result<(TcpListener, String), StartupError> {
+    let failed = |source| StartupError::Metrics { address, source };
+    let Some(inherited) = inherited else {
+        return Ok((TcpListener::bind(address).map_err(failed)?, String::new()));
+    };
+    let bound = inherited.listener.local_addr().map_err(failed)?;
+    if address.port() != 0 && address.port() != bound.port() {
+        let differs = ActivationError::MetricsPortDiffers {
+            inherited: bound,
+            asked: address,
+        };
+        return Err(differs.into());
+    }
+    let origin = inherited.origin();
+    Ok((inherited.listener, origin))
+}
+
+/// Start the `metrics` thread on `listener` (from [`listen`]; `origin` says where it came from)
+/// until `stop`; the address it listens on.
+pub fn start(
+    (listener, origin): (Arc<TcpListener>, &str),
+    stop: Arc<Wakeable>,
     metrics: Metrics,
     status: Status,
 ) -> Result<SocketAddr, StartupError> {
-    let failed = |source| StartupError::Metrics { address, source };
-    let listener = TcpListener::bind(address).map_err(failed)?;
-    let bound = listener.local_addr().map_err(failed)?;
+    let bound = listener
+        .local_addr()
+        .map_err(StartupError::ListeningAddress)?;
     if !bound.ip().is_loopback() {
         warn!(
             "--metrics {bound} is not a loopback address: anyone who can reach it sees the \
@@ -55,11 +83,11 @@ pub fn start(
     }
     let metrics = Arc::new(metrics);
     let route = move |path: &str| route(path, &metrics, &status);
-    http::start("metrics", listener, route).map_err(|source| StartupError::Thread {
+    http::start("metrics", listener, stop, route).map_err(|source| StartupError::Thread {
         name: "metrics",
         source,
     })?;
-    info!("metrics on http://{bound}/metrics");
+    info!("metrics on http://{bound}/metrics{origin}");
     info!("status page on http://{bound}/ (its data: http://{bound}/pairs.json)");
     Ok(bound)
 }

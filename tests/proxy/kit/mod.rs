@@ -15,6 +15,8 @@
 //! | `haproxy`    | a real HAProxy with the test's own configuration                            |
 //! | `http`       | a tiny HTTP GET over std, for `--metrics` and a Prometheus server           |
 //! | `browser`    | headless Chromium: the DOM a page's script rendered                         |
+//! | `upgrade`    | SIGUSR2: a replaceable copy of the binary, the new process, socket holders  |
+//! | `load`       | short echo clients every few ms and slow downloads, counting what went wrong |
 
 use std::time::Duration;
 
@@ -24,10 +26,12 @@ pub mod client;
 pub mod data;
 pub mod haproxy;
 pub mod http;
+pub mod load;
 pub mod process;
 pub mod procfs;
 pub mod proxy;
 pub mod servers;
+pub mod upgrade;
 
 /// Long enough for anything on a loaded 2-core machine; short enough that a hang fails fast.
 pub const PATIENCE: Duration = Duration::from_secs(10);

@@ -108,6 +108,25 @@ impl Proxy {
             })
     }
 
+    /// The first line containing `needle` among the lines from number `from` on (0 is the first
+    /// line the proxy wrote; `log_so_far().len()` marks "from now on"); panics after PATIENCE.
+    pub fn wait_for_log_since(&mut self, from: usize, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(line) = self.seen.iter().skip(from).find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "no log line with {needle:?} after line {from}; log so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
     /// Like `wait_for_log`, but `None` if nothing matches within `limit`.
     pub fn wait_for_log_within(&mut self, needle: &str, limit: Duration) -> Option<String> {
         if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {

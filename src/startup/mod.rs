@@ -2,17 +2,20 @@
 //! the main thread to the accept loop until a stop.
 //!
 //! The order matters:
-//! 1. block SIGINT, SIGTERM, SIGHUP and SIGUSR1 before any thread exists, so every thread inherits the mask and
-//!    those signals can only ever reach the `signals` thread's `signalfd`;
+//! 0. make argv[0] absolute, before anything else, for an upgrade in place (`upgrade/program.rs`);
+//! 1. block the signals before any thread exists, so every thread inherits the mask and each
+//!    signal can only ever reach the thread meant for it (`signals/`);
 //! 2. logging, then the limits (so the pair budget is known before any buffer is reserved);
-//! 3. resolve the destination and bind the listener, or take the one systemd passed (any of it
-//!    can fail: exit 1, one line);
-//! 4. the relay, the `signals` thread (every signal, from a `signalfd`), and with `--metrics` the
-//!    `metrics` thread (its address, too, can fail: exit 1, naming it);
-//! 5. only then the listening line (and systemd's `READY=1`): whoever reads it may rely on all of
-//!    the above.
+//! 3. resolve the destination, bind the listener and the `--metrics` socket, or take those that
+//!    systemd or a previous tcpproxy passed ([`sockets`]; any of it can fail: exit 1, one line);
+//! 4. the relay, the `signals` thread (from a `signalfd`), ctrlc's (SIGINT), and with `--metrics`
+//!    the `metrics` thread;
+//! 5. only then the listening line (and `READY=1` to systemd, or to the process upgrading to us):
+//!    whoever reads it may rely on all of the above.
 //!
 //! Blocking: the main thread, in [`serve`] (the accept loop) until a stop.
+
+pub mod sockets;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 use log::info;
 
 use crate::cli::Options;
-use crate::error::{ActivationError, StartupError};
+use crate::error::StartupError;
 use crate::front_door::accept::{serve, Door};
 use crate::front_door::allow::AllowList;
 use crate::front_door::gate::{DoorCounts, Gate, Rules};
@@ -30,8 +33,9 @@ use crate::front_door::limits;
 use crate::front_door::listener;
 use crate::front_door::live::LivePairs;
 use crate::front_door::shutdown::drain_then_cut;
-use crate::front_door::stop::Stop;
+use crate::front_door::stop::{Cause, Stop};
 use crate::front_door::systemd;
+use crate::front_door::wake::Wakeable;
 use crate::operator::announce::{self, Announcement};
 use crate::operator::endpoint::history::{self, History};
 use crate::operator::endpoint::metrics::Metrics;
@@ -43,16 +47,22 @@ use crate::relay::channel::buffer::BufferPool;
 use crate::relay::channel::{self, CopyMode, PipeBudget};
 use crate::relay::hang::HangRule;
 use crate::relay::upstream::keepalive::Keepalive;
-use crate::relay::upstream::{self, Destination, Upstream};
+use crate::relay::upstream::{Destination, Upstream};
 use crate::relay::Relay;
-use crate::signals;
+use crate::signals::{self, stops::Stopping};
+use crate::startup::sockets::Opened;
+use crate::upgrade::program::{Program, ProgramError};
+use crate::upgrade::{Sockets, Upgrader};
 
 /// How long a stop waits for the dump to catch up: with the cut pairs' own grace (0.7 s), still
 /// inside the second a stop may take after the drain.
 const DUMP_FLUSH_GRACE: Duration = Duration::from_millis(250);
 
-/// Run the proxy until SIGINT or SIGTERM. An error means it never started.
+/// Run the proxy until SIGINT or SIGTERM (or an upgrade's handover). An error means it never
+/// started.
 pub fn run(options: &Options) -> Result<(), StartupError> {
+    // First: later, the working directory or PATH may no longer be what the shell saw.
+    let program = Program::of_this_process();
     signals::block_watched_signals()?;
     let log_file = logging::init(
         logging::level(options.quiet, options.verbose),
@@ -61,7 +71,12 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     )?;
     let open_files = limits::raise_open_file_limit();
     let max_connections = limits::choose_max_connections(options.max_connections, open_files)?;
-    let (destination, listener, origin) = open_sockets(options)?;
+    let Opened {
+        destination,
+        listener,
+        origin,
+        metrics,
+    } = sockets::open(options)?;
     let listening = listener
         .local_addr()
         .map_err(StartupError::ListeningAddress)?;
@@ -73,15 +88,17 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
             address: listening,
             source,
         })?;
+    let listener = Arc::new(listener);
     let live = LivePairs::default();
-    let stop = Arc::new(Stop::new(listening));
+    let stop = Arc::new(Stop::default());
     let operator = Operator {
         door: &door,
         relay: &relay,
         live: &live,
         stop: &stop,
     };
-    let metrics_at = operator.start(options, log_file)?;
+    let metrics = metrics.map(|(socket, origin)| (Arc::new(socket), origin));
+    let (metrics_at, upgrader) = operator.start(options, log_file, program, &listener, metrics)?;
     Announcement {
         listen: listening,
         origin: &origin,
@@ -94,19 +111,10 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     }
     .announce();
     systemd::ready(listening);
-    serve_until_stopped(listener, &door, &relay, &stop, live, options.drain);
+    let still_live = serve(listener, &door, &relay, &stop, live);
+    upgrader.close();
+    finish(still_live, &door, &relay, &stop, options.drain);
     Ok(())
-}
-
-/// The destination, resolved (and `--source` checked against it), and the listening socket with
-/// where it came from: start-up's first contact with the network, and where it most often fails.
-fn open_sockets(options: &Options) -> Result<(Destination, TcpListener, String), StartupError> {
-    let destination = Destination::resolve(&options.destination_host, options.destination_port)?;
-    if let Some(source) = options.source {
-        upstream::check_source(source, &destination)?;
-    }
-    let (listener, origin) = listen(options)?;
-    Ok((destination, listener, origin))
 }
 
 /// The front door and the relay behind it, from the command line. The relay gives `listener`
@@ -156,32 +164,50 @@ struct Operator<'a> {
 }
 
 impl Operator<'_> {
-    /// The `signals` thread, and with `--metrics` the endpoint's; the address the endpoint bound
-    /// (so the listening line can name the port `--metrics 127.0.0.1:0` was given).
+    /// The `signals` thread (with ctrlc's), and with `--metrics` the endpoint's on its socket;
+    /// the address the endpoint listens on (so the listening line can name the port
+    /// `--metrics 127.0.0.1:0` was given), and the upgrader that SIGUSR2 calls.
     fn start(
         &self,
         options: &Options,
         log_file: Option<Arc<LogFile>>,
-    ) -> Result<Option<SocketAddr>, StartupError> {
+        program: Result<Program, ProgramError>,
+        listener: &Arc<TcpListener>,
+        metrics: Option<(Arc<TcpListener>, String)>,
+    ) -> Result<(Option<SocketAddr>, Arc<Upgrader>), StartupError> {
         // The status page's ring exists only with --metrics: without, no samples and no timer.
         let history = (options.metrics.is_some()).then(|| Arc::new(History::new(history::KEPT)));
+        let endpoint_stop = metrics.as_ref().map(|_| Arc::new(Wakeable::default()));
+        let sockets = Sockets {
+            listener: Arc::clone(listener),
+            metrics: metrics.as_ref().map(|(socket, _)| Arc::clone(socket)),
+        };
+        let upgrader = Upgrader::new(
+            program,
+            sockets,
+            Arc::clone(self.stop),
+            endpoint_stop.clone(),
+        );
         signals::start_watcher(signals::Watcher {
-            stop: Arc::clone(self.stop),
+            stopping: Arc::new(Stopping::new(Arc::clone(self.stop), self.live.directory())),
+            upgrader: Arc::clone(&upgrader),
             stats: self.sources(),
             log_file,
             interval: options.stats_interval(),
             history: history.clone(),
         })?;
-        let (Some(address), Some(history)) = (options.metrics, history) else {
-            return Ok(None);
+        let (Some((socket, origin)), Some(history), Some(stop)) = (metrics, history, endpoint_stop)
+        else {
+            return Ok((None, upgrader));
         };
         let timeouts = Timeouts {
             stall: options.timeout,
             idle: options.idle_timeout(),
         };
         let status = Status { history, timeouts };
-        let bound = endpoint::start(address, Metrics::new(self.sources()), status)?;
-        Ok(Some(bound))
+        let metrics = Metrics::new(self.sources());
+        let bound = endpoint::start((socket, &origin), stop, metrics, status)?;
+        Ok((Some(bound), upgrader))
     }
 
     fn sources(&self) -> stats::Sources {
@@ -202,36 +228,12 @@ fn header_timeout(options: &Options) -> Duration {
         .unwrap_or(Duration::from_secs(10))
 }
 
-/// The socket systemd passed us, or one of our own on `--bind` and the listen port; and, for the
-/// listening line, where it came from.
-fn listen(options: &Options) -> Result<(TcpListener, String), StartupError> {
-    let Some(inherited) = systemd::inherited_listener(options.listen_port)? else {
-        let listener = listener::bind(options.bind.as_deref(), options.listen_port)?;
-        return Ok((listener, String::new()));
-    };
-    if options.bind.is_some() {
-        return Err(ActivationError::BindGiven.into());
-    }
-    let origin = format!(
-        " (from systemd: descriptor {}, '{}')",
-        inherited.fd, inherited.name
-    );
-    Ok((inherited.listener, origin))
-}
-
-/// The accept loop; then what a stop leaves to do: drain and cut the live pairs, write the dump's
-/// last bytes, and the summary.
-fn serve_until_stopped(
-    listener: TcpListener,
-    door: &Door,
-    relay: &Arc<Relay>,
-    stop: &Stop,
-    live: LivePairs,
-    drain: Duration,
-) {
-    let still_live = serve(listener, door, relay, stop, live);
+/// What a stop leaves to do once the accept loop has returned: drain and cut the live pairs,
+/// write the dump's last bytes, and the summary.
+fn finish(still_live: LivePairs, door: &Door, relay: &Arc<Relay>, stop: &Stop, drain: Duration) {
     systemd::stopping();
-    let stopped = drain_then_cut(still_live, drain);
+    let cause = stop.cause().unwrap_or(Cause::Signal);
+    let stopped = drain_then_cut(still_live, drain, cause);
     if let Some(dump) = &relay.copy_mode().dump {
         // The pairs are gone; what they read must reach the dump before we exit.
         dump.flush(Instant::now() + DUMP_FLUSH_GRACE);

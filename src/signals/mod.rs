@@ -3,75 +3,99 @@
 //! | signal | answer |
 //! |---|---|
 //! | SIGINT, SIGTERM | stop: close the listener, drain (`--drain`), cut the rest, exit 0 |
-//! | the same, again | cut every live pair now and exit 130 |
+//! | the same, again (a second later or more) | cut every live pair now and exit 130 |
 //! | SIGHUP | reopen `--log-file` (for logrotate); never a stop |
 //! | SIGUSR1 | log the stats table |
+//! | SIGUSR2 | upgrade in place: start the program again and hand it the sockets (`upgrade/`) |
 //!
-//! None of them is delivered the ordinary way. [`block_watched_signals`] blocks all four in the
+//! None of them is delivered the ordinary way. [`block_watched_signals`] blocks them all in the
 //! main thread before any other thread exists — threads inherit the mask, so no thread is ever
-//! interrupted by them, and SIGHUP's and SIGUSR1's default (death) never happens — and the
-//! `signals` thread receives them from a `signalfd`: a descriptor that becomes readable when one is
-//! pending. A signal, in other words, becomes one more thing to block on. That thread's only
-//! blocking call is a `poll` on the descriptor, with the time left to the next `--stats-interval`
-//! report as its timeout (with `--metrics`, or to the next second's sample for the status page's
-//! chart, `operator/endpoint/history.rs`, whichever is sooner). Being an ordinary thread, it may log, lock
-//! and connect, which a signal handler may not; and reading the signal tells it *which* one came,
-//! so the stop line can say `SIGTERM received`.
+//! interrupted by them, and the default actions (death, for most) never happen. Then two
+//! receivers, each on a thread of its own, and each hearing only its own signals:
 //!
-//! The first SIGINT or SIGTERM asks the front door's [`Stop`] flag to stop, which wakes the main
-//! thread wherever it sleeps; the drain and the cut follow there (`front_door/shutdown.rs`). The
-//! second does not wait: it resets every live pair, so no peer takes the cut for a clean end, and
-//! exits.
+//! - **SIGTERM, SIGHUP, SIGUSR1, SIGUSR2** reach the `signals` thread through a `signalfd`: a
+//!   descriptor that becomes readable when one is pending. A signal, in other words, becomes one
+//!   more thing to block on. That thread's only blocking call is a `poll` on the descriptor, with
+//!   the time left to the next `--stats-interval` report as its timeout (with `--metrics`, or to
+//!   the next second's sample for the status page's chart, `operator/endpoint/history.rs`,
+//!   whichever is sooner). Being an ordinary thread, it may log, lock, fork and connect, which a
+//!   signal handler may not; and reading the signal tells it *which* one came.
+//! - **SIGINT** is the card's `ctrlc` crate's ([`ctrl_c`]): a handler that writes a byte to a
+//!   pipe, and ctrlc's thread, which reads it and calls us. SIGINT is unblocked in that thread
+//!   alone, so it is the only thread the kernel can deliver SIGINT to.
+//!
+//! Why both: ctrlc is the portable, well-worn way to hear Ctrl-C, and the card names it; but a
+//! handler can only set a flag or write a byte, so every other signal would need a pipe and a
+//! thread of its own, and ctrlc's larger `termination` feature would take SIGTERM and SIGHUP
+//! under one closure, unable to say which came. The `signalfd` hears four signals on one thread
+//! and knows each by name. Both end in the same place: [`stops::Stopping`], where the first stop
+//! signal asks the front door's [`Stop`] flag to stop and the same one again within a second is
+//! the same stop (GNU `timeout` sends two).
+//!
+//! The first SIGINT or SIGTERM wakes the main thread wherever it sleeps; the drain and the cut
+//! follow there (`front_door/shutdown.rs`). A second one does not wait: it resets every live
+//! pair and exits. SIGUSR2 starts an upgrade (`upgrade/`) and returns at once.
+//!
+//! One more signal is blocked everywhere: SIGURG, which the front door aims at the thread in
+//! `accept` to interrupt it (`front_door/wake.rs`).
+
+pub mod ctrl_c;
+pub mod stops;
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{error, info, warn, Level};
+use log::{error, info, warn};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::error::StartupError;
-use crate::events::{self, Importance};
-use crate::front_door::stop::Stop;
+use crate::front_door::wake;
 use crate::operator::endpoint::history::{self, History};
 use crate::operator::logging::LogFile;
 use crate::operator::stats::{self, Sources};
-use crate::relay::close::CloseReason;
+use crate::signals::stops::Stopping;
+use crate::upgrade::Upgrader;
 
-/// Exit status after a second signal: 128 + SIGINT, as a shell reports an interrupted command.
-pub const EXIT_ON_SECOND_SIGNAL: i32 = 130;
-
+/// The signals the `signals` thread reads from its `signalfd`.
 fn watched_signals() -> SigSet {
     let mut set = SigSet::empty();
     for signal in [
-        Signal::SIGINT,
         Signal::SIGTERM,
         Signal::SIGHUP,
         Signal::SIGUSR1,
+        Signal::SIGUSR2,
     ] {
         set.add(signal);
     }
     set
 }
 
-/// Block SIGINT, SIGTERM, SIGHUP and SIGUSR1 in this thread and every thread it will start, so
-/// that only the `signals` thread hears them. Call before starting any thread.
+/// Block SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 (and the front door's SIGURG) in this
+/// thread and every thread it will start, so that each reaches only the thread meant for it.
+/// Call before starting any thread.
 pub fn block_watched_signals() -> Result<(), StartupError> {
-    watched_signals()
-        .thread_block()
-        .map_err(|source| StartupError::Signal {
-            what: "block SIGINT, SIGTERM, SIGHUP and SIGUSR1 for the signals thread",
-            source,
-        })
+    let mut all = watched_signals();
+    all.add(Signal::SIGINT);
+    all.thread_block().map_err(|source| StartupError::Signal {
+        what: "block SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 for their threads",
+        source,
+    })?;
+    wake::install().map_err(|source| StartupError::Signal {
+        what: "set up SIGURG to interrupt accept",
+        source,
+    })
 }
 
 /// What the `signals` thread answers for.
 pub struct Watcher {
-    /// What SIGINT and SIGTERM ask to stop.
-    pub stop: Arc<Stop>,
+    /// What SIGINT and SIGTERM ask to stop (SIGINT through ctrlc's thread).
+    pub stopping: Arc<Stopping>,
+    /// What SIGUSR2 asks to upgrade.
+    pub upgrader: Arc<Upgrader>,
     pub stats: Sources,
     /// `--log-file`, to reopen on SIGHUP.
     pub log_file: Option<Arc<LogFile>>,
@@ -81,15 +105,16 @@ pub struct Watcher {
     pub history: Option<Arc<History>>,
 }
 
-/// Start the `signals` thread.
+/// Start the `signals` thread, and ctrlc's for SIGINT. Call on the main thread.
 pub fn start_watcher(watcher: Watcher) -> Result<(), StartupError> {
     let signals =
         SignalFd::with_flags(&watched_signals(), SfdFlags::SFD_CLOEXEC).map_err(|source| {
             StartupError::Signal {
-                what: "receive SIGINT, SIGTERM, SIGHUP and SIGUSR1 (signalfd)",
+                what: "receive SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 (signalfd)",
                 source,
             }
         })?;
+    ctrl_c::install(Arc::clone(&watcher.stopping))?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || watch(&signals, &watcher))
@@ -161,31 +186,17 @@ fn answer(number: u32, watcher: &Watcher) {
     match signal {
         Some(Signal::SIGHUP) => reopen(watcher),
         Some(Signal::SIGUSR1) => stats::report(&watcher.stats),
-        Some(stop @ (Signal::SIGINT | Signal::SIGTERM)) => stop_or_exit(stop, watcher),
+        Some(Signal::SIGUSR2) => watcher.upgrader.begin(),
+        Some(Signal::SIGTERM) => watcher.stopping.on(Signal::SIGTERM),
         _ => {} // we read only the signals we watch
     }
 }
 
-/// The first SIGINT or SIGTERM asks for a stop; a second cuts every live pair and exits.
-fn stop_or_exit(signal: Signal, watcher: &Watcher) {
-    if watcher.stop.is_requested() {
-        warn!("{signal} received again: cutting every live pair and exiting now");
-        watcher.stats.live.end_all(&CloseReason::Shutdown);
-        std::process::exit(EXIT_ON_SECOND_SIGNAL);
-    }
-    // Log before waking the main thread: once woken it may finish and exit before we could.
-    let text = format!("{signal} received: stopping (a second signal exits at once)");
-    events::emit(Level::Info, Importance::Always, "stop", text, |out| {
-        out.str("signal", signal);
-    });
-    watcher.stop.request();
-}
-
-/// Without this thread nothing could stop the proxy but SIGKILL (the stop signals are blocked),
-/// so losing it stops the proxy.
+/// Without this thread nothing could stop the proxy but SIGINT or SIGKILL (the other stop
+/// signal is blocked), so losing it stops the proxy.
 fn give_up(watcher: &Watcher, what: &str, error: nix::errno::Errno) {
-    error!("{what}: {error}; stopping, since no signal could reach the proxy any more");
-    watcher.stop.request();
+    error!("{what}: {error}; stopping, since no SIGTERM could reach the proxy any more");
+    watcher.stopping.without_signal();
 }
 
 /// SIGHUP: reopen the log file, saying so in the old file and in the new one.
