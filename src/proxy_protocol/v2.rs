@@ -247,4 +247,24 @@ mod tests {
         );
         assert_eq!(parse(&bytes).unwrap(), Parsed::Incomplete { missing: 12 });
     }
+
+    #[test]
+    fn the_announced_length_may_be_the_limit_and_not_one_byte_more() {
+        let limit = u16::try_from(MAX_LENGTH).unwrap();
+        // LOCAL carries no addresses the parser checks: the block may be any bytes.
+        let at_limit = fixed(0x20, 0x00, limit);
+        assert_eq!(
+            parse(&at_limit).unwrap(),
+            Parsed::Incomplete {
+                missing: MAX_LENGTH
+            }
+        );
+        let whole = [at_limit, vec![0; MAX_LENGTH]].concat();
+        assert_eq!(done(&whole), (None, FIXED + MAX_LENGTH));
+        let over = parse(&fixed(0x20, 0x00, limit + 1)).unwrap_err();
+        assert!(
+            matches!(over, HeaderError::TooLong { announced: Some(n), limit: MAX_LENGTH } if n == MAX_LENGTH + 1),
+            "{over:?}"
+        );
+    }
 }
