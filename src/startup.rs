@@ -90,6 +90,7 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         idle_timeout: options.idle_timeout(),
         connect_timeout: options.connect_timeout,
         max_connections,
+        drain: options.drain,
         metrics: metrics_at,
     }
     .announce();

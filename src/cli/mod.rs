@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Parser};
 
 use crate::error::ArgError;
@@ -17,9 +18,14 @@ use crate::front_door::allow::Cidr;
 use crate::operator::endpoint;
 use crate::proxy_protocol::Version;
 use crate::relay::upstream::keepalive;
+use crate::units;
 
 /// The lab's 10-second hang rule, and the same patience for a slow destination.
 pub const DEFAULT_TIMEOUT_SECS: &str = "10";
+
+/// `--stats-interval` below a second is a log flood (0.001 wrote 4,002 lines in 2 s), not a
+/// report: the table is for people, and the status page is live anyway.
+pub const MIN_STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Signals, exit status, environment: in `--help` and the man page alike.
 const AFTER_HELP: &str = "\
@@ -111,9 +117,10 @@ pub struct Options {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Log lines for people (text) or one JSON object a line for programs (json; keys in the
-    /// README)
-    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = log_format)]
+    /// Log lines for people (text) or one JSON object a line for programs (json; keys in
+    /// docs/reference.md)
+    #[arg(long, value_name = "FORMAT", default_value = "text",
+          value_parser = PossibleValuesParser::new(["text", "json"]).try_map(log_format))]
     pub log_format: LogFormat,
 
     /// How bytes are moved: copy (read/write through a buffer) or splice (zero-copy through a
@@ -124,8 +131,7 @@ pub struct Options {
     pub copy_mode: String,
 
     /// On SIGTERM/SIGINT, stop accepting at once but let live pairs run to their natural end for
-    /// up to SECS seconds (the hang rule still applies), then reset the rest [default: 0: reset
-    /// them at once]
+    /// up to SECS (the hang rule still applies), then reset the rest (0: reset them at once)
     #[arg(long, value_name = "SECS", default_value = "0", value_parser = seconds,
           allow_negative_numbers = true)]
     pub drain: Duration,
@@ -134,8 +140,8 @@ pub struct Options {
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
-    /// Also log the live stats table every SECS seconds (0 = only on SIGUSR1) [default: 0]
-    #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
+    /// Also log the live stats table every SECS (at least 1 s; 0 = only on SIGUSR1) [default: 0]
+    #[arg(long, value_name = "SECS", value_parser = stats_interval, allow_negative_numbers = true)]
     pub stats_interval: Option<Duration>,
 
     /// Record every pair's bytes: into files pair-ID-c2s.bin and pair-ID-s2c.bin in a new
@@ -146,7 +152,8 @@ pub struct Options {
 
     /// Begin each destination connection with a PROXY protocol header (v1 text, v2 binary)
     /// carrying the client's address, for HAProxy's accept-proxy or nginx's proxy_protocol
-    #[arg(long, value_name = "VERSION", value_parser = proxy_version)]
+    #[arg(long, value_name = "VERSION",
+          value_parser = PossibleValuesParser::new(["v1", "v2"]).try_map(proxy_version))]
     pub send_proxy: Option<Version>,
 
     /// Connect to the destination from this local IP address (for a destination that expects
@@ -156,8 +163,7 @@ pub struct Options {
 
     /// TCP keepalive on both sockets of every pair: a peer gone without a FIN or reset is found
     /// out, and its pair ended, within about SECS (1-32767; SECS/2 idle, then probes) [default: off]
-    #[arg(long, value_name = "SECS",
-          value_parser = clap::value_parser!(u32).range(1..=i64::from(keepalive::MAX_SECS)))]
+    #[arg(long, value_name = "SECS", value_parser = keepalive_seconds)]
     pub keepalive: Option<u32>,
 
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics (an IP and a port, or
@@ -208,27 +214,48 @@ fn listen_port(text: &str) -> Result<u16, ArgError> {
     })
 }
 
-fn log_format(text: &str) -> Result<LogFormat, ArgError> {
-    match text {
+// The possible values come first so that `--help` and the shell completions list them; these
+// then turn the value that passed into our own type.
+fn log_format(text: String) -> Result<LogFormat, ArgError> {
+    match text.as_str() {
         "text" => Ok(LogFormat::Text),
         "json" => Ok(LogFormat::Json),
-        _ => Err(ArgError::NotALogFormat(text.to_string())),
+        _ => Err(ArgError::NotALogFormat(text)),
     }
 }
 
-fn proxy_version(text: &str) -> Result<Version, ArgError> {
-    Version::parse(text).ok_or_else(|| ArgError::NotAProxyVersion(text.to_string()))
+fn proxy_version(text: String) -> Result<Version, ArgError> {
+    Version::parse(&text).ok_or(ArgError::NotAProxyVersion(text))
 }
 
-/// Seconds as a whole or decimal number (`10`, `0.5`), never negative.
+/// Every SECS option: bare seconds (`10`, `0.5`) or a number with a unit (`500ms`, `2m`, `1h`).
 fn seconds(text: &str) -> Result<Duration, ArgError> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| ArgError::NotSeconds(text.to_string()))?;
-    if secs < 0.0 {
-        return Err(ArgError::NegativeSeconds(text.to_string()));
+    units::parse_duration(text)
+}
+
+/// `--stats-interval`: 0 (only on SIGUSR1) or at least [`MIN_STATS_INTERVAL`].
+fn stats_interval(text: &str) -> Result<Duration, ArgError> {
+    let every = seconds(text)?;
+    if !every.is_zero() && every < MIN_STATS_INTERVAL {
+        return Err(ArgError::TooOften {
+            text: text.to_string(),
+            floor: MIN_STATS_INTERVAL,
+        });
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| ArgError::SecondsOutOfRange(text.to_string()))
+    Ok(every)
+}
+
+/// `--keepalive`: whole seconds, 1 to [`keepalive::MAX_SECS`] (the kernel counts whole seconds),
+/// with a unit or without (`60`, `1m`).
+fn keepalive_seconds(text: &str) -> Result<u32, ArgError> {
+    let within = seconds(text)?;
+    u32::try_from(within.as_secs())
+        .ok()
+        .filter(|secs| within.subsec_nanos() == 0 && (1..=keepalive::MAX_SECS).contains(secs))
+        .ok_or_else(|| ArgError::NotWholeSeconds {
+            text: text.to_string(),
+            range: "1-32767",
+        })
 }
 
 #[cfg(test)]

@@ -15,8 +15,19 @@ pub enum ArgError {
     DestinationPortZero,
     NotAProxyVersion(String),
     NotALogFormat(String),
-    NotSeconds(String),
+    /// Neither bare seconds nor a number with a known unit.
+    NotADuration(String),
     NegativeSeconds(String),
+    /// A duration that must be whole seconds in `range` (`--keepalive`).
+    NotWholeSeconds {
+        text: String,
+        range: &'static str,
+    },
+    /// An interval below its floor (`--stats-interval`).
+    TooOften {
+        text: String,
+        floor: std::time::Duration,
+    },
     SecondsOutOfRange(String),
     NotAnAddress(String),
     /// `--metrics` wants `IP:PORT` (or `localhost:PORT`).
@@ -47,10 +58,22 @@ impl fmt::Display for ArgError {
             ArgError::NotALogFormat(text) => {
                 write!(f, "'{text}' is not a log format (text, json)")
             }
-            ArgError::NotSeconds(text) => write!(f, "'{text}' is not a number of seconds"),
+            ArgError::NotADuration(text) => write!(
+                f,
+                "'{text}' is not a duration: give seconds (10, 0.5) or a number with a unit \
+                 (500ms, 10s, 2m, 1h)"
+            ),
             ArgError::NegativeSeconds(text) => {
                 write!(f, "'{text}' is negative; give 0 or more seconds")
             }
+            ArgError::NotWholeSeconds { text, range } => {
+                write!(f, "'{text}' is not whole seconds in {range} (60, 1m, 2h)")
+            }
+            ArgError::TooOften { text, floor } => write!(
+                f,
+                "'{text}' is too often: give 0 (off) or at least {} s",
+                floor.as_secs_f64()
+            ),
             ArgError::SecondsOutOfRange(text) => write!(f, "'{text}' seconds is out of range"),
             ArgError::NotAnAddress(text) => write!(f, "'{text}' is not an IPv4 or IPv6 address"),
             ArgError::NotAMetricsAddress(text) => write!(

@@ -32,6 +32,8 @@ pub struct Announcement<'a> {
     pub idle_timeout: Duration,
     pub connect_timeout: Duration,
     pub max_connections: usize,
+    /// `--drain`: how long a stop lets live pairs finish (zero: not at all).
+    pub drain: Duration,
     /// The metrics endpoint's bound address, with `--metrics`.
     pub metrics: Option<SocketAddr>,
 }
@@ -39,8 +41,13 @@ pub struct Announcement<'a> {
 impl Announcement<'_> {
     /// Log the line, as text or as a `listening` event.
     pub fn announce(&self) {
+        // Every duration in seconds, however it was written (`2m`, `500ms`): what was understood.
+        let drain = match self.drain.is_zero() {
+            true => String::new(),
+            false => format!(", drain {}", Timeout(self.drain)),
+        };
         let text = format!(
-            "listening on {}{}, relaying to {}; timeout {}, idle timeout {}, connect timeout {}, \
+            "listening on {}{}, relaying to {}; timeout {}, idle timeout {}, connect timeout {}{}, \
              max {} pairs",
             listener::describe(self.listen),
             self.origin,
@@ -48,6 +55,7 @@ impl Announcement<'_> {
             Timeout(self.timeout),
             Timeout(self.idle_timeout),
             Timeout(self.connect_timeout),
+            drain,
             self.max_connections,
         );
         events::emit(Level::Info, Importance::Always, "listening", text, |out| {
@@ -56,6 +64,7 @@ impl Announcement<'_> {
                 .f64("timeout_s", self.timeout.as_secs_f64())
                 .f64("idle_timeout_s", self.idle_timeout.as_secs_f64())
                 .f64("connect_timeout_s", self.connect_timeout.as_secs_f64())
+                .f64("drain_s", self.drain.as_secs_f64())
                 .u64("max_connections", self.max_connections as u64);
             if let Some(address) = self.metrics {
                 out.str("metrics", address);

@@ -82,7 +82,7 @@ fn non_numeric_timeout_is_refused() {
     assert_refused(
         &["--timeout", "abc", "127.0.0.1", "80", "0"],
         2,
-        "not a number of seconds",
+        "'abc' is not a duration: give seconds (10, 0.5) or a number with a unit",
     );
 }
 
@@ -298,4 +298,33 @@ fn destination_that_is_the_proxy_itself_is_refused() {
     // A listener on 127.0.0.1 only does not cover 127.0.0.2: that proxy starts.
     let proxy = Proxy::start_raw(&["--bind", "127.0.0.1", "127.0.0.2", &port, &port]);
     assert_eq!(proxy.port.to_string(), port);
+}
+
+#[test]
+fn durations_take_units_and_the_listening_line_says_the_seconds_understood() {
+    let args = [
+        "--timeout",
+        "10s",
+        "--idle-timeout",
+        "1h",
+        "--connect-timeout",
+        "500ms",
+        "--drain",
+        "2m",
+    ];
+    let mut proxy = Proxy::start(dead_address(), &args);
+    let line = proxy.wait_for_log("listening on ");
+    assert!(
+        line.contains("timeout 10 s, idle timeout 3600 s, connect timeout 0.5 s, drain 120 s"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_stats_interval_under_a_second_is_refused() {
+    assert_refused(
+        &["--stats-interval", "0.001", "127.0.0.1", "80", "0"],
+        2,
+        "too often: give 0 (off) or at least 1 s",
+    );
 }
