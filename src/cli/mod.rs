@@ -66,7 +66,7 @@ pub struct Options {
     pub listen_port: u16,
 
     /// Address to listen on [default: all interfaces, IPv4 and IPv6]
-    #[arg(long, value_name = "ADDR", value_parser = host)]
+    #[arg(long, value_name = "ADDR", value_parser = bind_address)]
     pub bind: Option<String>,
 
     /// Hang timeout: cut a pair that stalls or idles this long (0 disables both rules)
@@ -184,7 +184,43 @@ impl Options {
     }
 }
 
+/// The destination host. `127.0.0.1:5432` is the usual mistake (the form other tools take):
+/// say to give the host and the port as two arguments, rather than let clap report a missing
+/// listen port (or a port 0 that names no service) further on.
 fn host(text: &str) -> Result<String, ArgError> {
+    if let Some((host, port)) = host_and_port(text) {
+        return Err(ArgError::HostWithPort {
+            text: text.to_string(),
+            host,
+            port,
+        });
+    }
+    bare_host(text)
+}
+
+/// `--bind` takes an address alone: the port is the listen-port argument.
+fn bind_address(text: &str) -> Result<String, ArgError> {
+    if let Some((host, _)) = host_and_port(text) {
+        return Err(ArgError::BindWithPort {
+            text: text.to_string(),
+            host,
+        });
+    }
+    bare_host(text)
+}
+
+/// `host:port`, `1.2.3.4:port` or `[::1]:port`, split; `None` for anything else, such as a bare
+/// IPv6 address (`::1` has colons but no port).
+fn host_and_port(text: &str) -> Option<(String, u16)> {
+    if let Ok(address) = text.parse::<std::net::SocketAddr>() {
+        return Some((address.ip().to_string(), address.port()));
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    (!host.is_empty() && !host.contains(':')).then(|| (host.to_string(), port))
+}
+
+fn bare_host(text: &str) -> Result<String, ArgError> {
     // `[::1]` is how people write an IPv6 host next to a port; the resolver wants it bare.
     let bare = text
         .strip_prefix('[')

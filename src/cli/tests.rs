@@ -144,3 +144,25 @@ fn every_secs_option_takes_a_unit() {
     let off = Options::try_parse_from(["tcpproxy", "--stats-interval", "0", "h", "80", "1"]);
     assert_eq!(off.unwrap().stats_interval(), None, "0 is still off");
 }
+
+#[test]
+fn a_host_with_its_port_is_told_to_give_two_arguments() {
+    let hint = |text: &str| host(text).unwrap_err().to_string();
+    assert!(
+        hint("127.0.0.1:5432").ends_with("give them as two arguments: 127.0.0.1 5432"),
+        "{}",
+        hint("127.0.0.1:5432")
+    );
+    assert!(hint("[::1]:80").ends_with("two arguments: ::1 80"));
+    assert!(hint("db.internal:5432").ends_with("two arguments: db.internal 5432"));
+    // Bare IPv6 addresses have colons and no port.
+    assert_eq!(host("::1").as_deref(), Ok("::1"));
+    assert_eq!(host("2001:db8::5").as_deref(), Ok("2001:db8::5"));
+    assert_eq!(host("db.internal").as_deref(), Ok("db.internal"));
+    let bind = bind_address("127.0.0.1:5000").unwrap_err().to_string();
+    assert!(
+        bind.contains("--bind takes the address alone (--bind 127.0.0.1)"),
+        "{bind}"
+    );
+    assert_eq!(bind_address("127.0.0.1").as_deref(), Ok("127.0.0.1"));
+}

@@ -6,6 +6,17 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArgError {
     EmptyHost,
+    /// The destination host given with its port, `127.0.0.1:5432`: two arguments were meant.
+    HostWithPort {
+        text: String,
+        host: String,
+        port: u16,
+    },
+    /// `--bind 127.0.0.1:5000`: the port is the listen-port argument.
+    BindWithPort {
+        text: String,
+        host: String,
+    },
     /// Not a number in `range` (`1-65535`, or `0-65535` where 0 means "any free port").
     NotAPort {
         text: String,
@@ -43,6 +54,15 @@ impl fmt::Display for ArgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ArgError::EmptyHost => write!(f, "the host must not be empty"),
+            ArgError::HostWithPort { text, host, port } => write!(
+                f,
+                "'{text}' is a host and a port: give them as two arguments: {host} {port}"
+            ),
+            ArgError::BindWithPort { text, host } => write!(
+                f,
+                "'{text}' has a port: --bind takes the address alone (--bind {host}); the port is \
+                 the listen-port argument"
+            ),
             ArgError::NotAPort { text, range } => {
                 write!(f, "'{text}' is not a port number: ports are {range}")
             }

@@ -328,3 +328,20 @@ fn a_stats_interval_under_a_second_is_refused() {
         "too often: give 0 (off) or at least 1 s",
     );
 }
+
+#[test]
+fn a_mistake_that_looks_like_another_form_gets_that_form() {
+    // The host with its port: clap would say a listen port is missing, or that port 0 names
+    // no service; the form meant was two arguments.
+    for args in [
+        &["127.0.0.1:55432", "56900"][..],
+        &["127.0.0.1:55432", "0", "6000"],
+    ] {
+        assert_refused(args, 2, "give them as two arguments: 127.0.0.1 55432");
+    }
+    assert_refused(
+        &["--bind", "127.0.0.1:5000", "127.0.0.1", "80", "0"],
+        2,
+        "--bind takes the address alone (--bind 127.0.0.1)",
+    );
+}
