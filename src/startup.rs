@@ -81,7 +81,7 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         live: &live,
         stop: &stop,
     };
-    let metrics_at = operator.start(options, log_file)?;
+    let metrics_at = operator.start(options, log_file.clone())?;
     Announcement {
         listen: listening,
         origin: &origin,
@@ -94,6 +94,9 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         metrics: metrics_at,
     }
     .announce();
+    if let Some(file) = &log_file {
+        file.check_written()?;
+    }
     systemd::ready(listening);
     serve_until_stopped(listener, &door, &relay, &stop, live, options.drain);
     Ok(())

@@ -59,6 +59,11 @@ pub enum StartupError {
         path: PathBuf,
         source: io::Error,
     },
+    /// The log file opened, but the first line did not go in (`/dev/full`, a full disk).
+    LogWrite {
+        path: PathBuf,
+        source: io::Error,
+    },
     Logger(log::SetLoggerError),
     /// A signal could not be routed where it belongs (`what` says which and how).
     Signal {
@@ -118,6 +123,9 @@ impl fmt::Display for StartupError {
             } => reserve_buffers(f, *slots, *slot_size, source.as_ref()),
             LogFile { path, source } => {
                 write!(f, "cannot open log file {}: {source}", path.display())
+            }
+            LogWrite { path, source } => {
+                write!(f, "cannot write the log file {}: {source}", path.display())
             }
             Logger(e) => write!(f, "cannot set up logging: {e}"),
             Signal { what, source } => write!(f, "cannot {what}: {source}"),
@@ -182,6 +190,7 @@ impl std::error::Error for StartupError {
             | StartupError::Metrics { source: e, .. }
             | StartupError::ListeningAddress(e)
             | StartupError::LogFile { source: e, .. }
+            | StartupError::LogWrite { source: e, .. }
             | StartupError::Thread { source: e, .. }
             | StartupError::Source { error: e, .. } => Some(e),
             StartupError::Dump(e) => Some(e),

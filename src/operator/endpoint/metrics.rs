@@ -23,6 +23,7 @@ use std::sync::Weak;
 use crate::front_door::gate::Refusal;
 use crate::front_door::limits;
 use crate::operator::endpoint::exposition::{Exposition, Kind};
+use crate::operator::logging;
 use crate::operator::stats::{self, Sources};
 use crate::relay::close::CloseCode;
 use crate::relay::direction::Direction;
@@ -200,6 +201,12 @@ impl Metrics {
             Kind::Counter,
             "accept() calls that failed (out of descriptors, a client gone while queued, ...).",
             door.accept_errors(),
+        );
+        out.single(
+            "tcpproxy_log_write_errors_total",
+            Kind::Counter,
+            "Writes to --log-file that failed (a full disk, say); lines lost, told on stderr.",
+            logging::write_errors(),
         );
     }
 

@@ -43,6 +43,28 @@ pub fn with_open_file_limit(command: &mut Command, soft: u64, hard: u64) -> &mut
     command
 }
 
+/// Start `command` with its file-size limit at `bytes` (`ulimit -f`), and SIGXFSZ ignored so a
+/// write past the limit fails (EFBIG) instead of killing the process: a disk that fills up, for
+/// one process.
+pub fn with_file_size_limit(command: &mut Command, bytes: u64) -> &mut Command {
+    // SAFETY: setrlimit and signal are async-signal-safe, and the closure touches nothing else.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    command
+}
+
 /// Send `signal` (e.g. "TERM", "HUP") to the process `pid`, as `kill -SIGNAL PID` does.
 pub fn send_signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
