@@ -34,7 +34,8 @@
 //!   main.rs
 //!     └─▶ startup, signals, cli
 //!           └─▶ operator      announce, logging, log_lines, stats, dump,
-//!                             endpoint/ (endpoint, http, metrics, exposition, status_page, history)
+//!                             endpoint/ (endpoint, http, clients, metrics, exposition, status_page,
+//!                                        history)
 //!                 └─▶ front_door    accept, listener, systemd, gate, allow, limits, live,
 //!                                   refusal_log, stop, shutdown
 //!                       └─▶ relay         lifecycle → pair → pump → hang;

@@ -1,13 +1,14 @@
 //! `--metrics ADDR:PORT`: the operator's HTTP endpoint, on its own thread named `metrics`.
 //!
 //! This module owns where the endpoint listens and what each path answers ([`route`]); the HTTP
-//! itself is [`http`]'s, the numbers are [`metrics`]' (written out by [`exposition`]), and the
+//! itself is [`http`]'s (each client on its own thread, at most a few at once: [`clients`]), the numbers are [`metrics`]' (written out by [`exposition`]), and the
 //! status page (`/` and `/pairs.json`) is [`status_page`]'s, its chart's samples [`history`]'s. The address is an IP literal and a port (`127.0.0.1:9100`,
 //! `[::1]:9100`), or `localhost:PORT`, which means 127.0.0.1 without asking any resolver. Port 0
 //! takes any free port; the log line names the one chosen.
 //!
 //! Blocking: the `metrics` thread, in `http.rs`; nothing here.
 
+pub mod clients;
 pub mod exposition;
 pub mod history;
 pub mod http;
