@@ -70,7 +70,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, ArgError> {
             .map(|(_, scale)| *scale)
             .ok_or_else(not_a_duration)?,
     };
-    let value: f64 = number.trim().parse().map_err(|_| not_a_duration())?;
+    let value: f64 = number.parse().map_err(|_| not_a_duration())?;
     if value < 0.0 {
         return Err(ArgError::NegativeSeconds(text.to_string()));
     }
