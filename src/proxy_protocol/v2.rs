@@ -215,11 +215,11 @@ mod tests {
         let err = |bytes: &[u8]| parse(bytes).unwrap_err();
         assert!(matches!(
             err(&fixed(0x31, TCP4, 12)[..13]),
-            HeaderError::Malformed(_)
+            HeaderError::Malformed("the version after the v2 signature is not 2")
         ));
         assert!(matches!(
             err(&fixed(0x22, TCP4, 12)[..13]),
-            HeaderError::Malformed(_)
+            HeaderError::Malformed("the v2 command is neither LOCAL nor PROXY")
         ));
         let family = err(&fixed(0x21, 0x13, 12)[..14]);
         assert_eq!(
