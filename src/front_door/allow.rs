@@ -2,7 +2,9 @@
 //!
 //! A proxy on the network edge is an open door unless it checks who knocks. This module owns the
 //! parsing of `10.0.0.0/8`-style networks and the one question the accept loop asks of them: may this
-//! client address come in? It is pure computation: nothing here blocks.
+//! client address come in? It is pure computation: nothing here blocks. The prefix arithmetic
+//! (masks, the network a prefix truncates to, which family covers which) is the `ipnet` crate's;
+//! what is ours is what an operator may write and what a mistake is told.
 //!
 //! An empty list means "everyone". A client that reaches an IPv6 socket from IPv4
 //! arrives as an IPv4-mapped address (`::ffff:192.0.2.7`); it is matched against the IPv4 rules,
@@ -12,30 +14,19 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
 use crate::error::ArgError;
 
 /// One network, such as `192.168.0.0/16` or `fd00::/8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix_len: u8,
-}
+pub struct Cidr(IpNet);
 
 impl Cidr {
-    /// Does `addr` lie inside this network?
+    /// Does `addr` lie inside this network? An IPv4 client of the dual-stack socket is matched
+    /// as the IPv4 address it is; an IPv6 network never covers an IPv4 client, nor the reverse.
     pub fn contains(&self, addr: IpAddr) -> bool {
-        match (self.network, addr.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => prefix_matches(
-                u32::from(net).into(),
-                u32::from(a).into(),
-                32,
-                self.prefix_len,
-            ),
-            (IpAddr::V6(net), IpAddr::V6(a)) => {
-                prefix_matches(u128::from(net), u128::from(a), 128, self.prefix_len)
-            }
-            _ => false,
-        }
+        self.0.contains(&addr.to_canonical())
     }
 }
 
@@ -64,17 +55,12 @@ impl AllowList {
 /// The /64 an IPv6 address lies in: the block one host or site usually holds, so the door
 /// counts (`--max-per-client`) and groups (the refusal log) IPv6 clients by it.
 pub fn slash_64(v6: Ipv6Addr) -> Ipv6Addr {
-    Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))
+    Ipv6Net::new_assert(v6, 64).network() // 64 <= 128: the assert cannot fire
 }
 
-/// Compare the top `prefix_len` bits of two `width`-bit numbers.
-fn prefix_matches(net: u128, addr: u128, width: u8, prefix_len: u8) -> bool {
-    if prefix_len == 0 {
-        return true; // a shift by the full width would overflow
-    }
-    let ignored_bits = u32::from(width - prefix_len);
-    (net >> ignored_bits) == (addr >> ignored_bits)
-}
+/// The first of the 128 bits at which an IPv4-mapped address (`::ffff:a.b.c.d`) has its IPv4
+/// part: `::ffff:a.b.c.d/N` is the IPv4 network `a.b.c.d/(N - 96)`.
+const MAPPED_IPV4_AT: u8 = 96;
 
 impl FromStr for Cidr {
     type Err = ArgError;
@@ -83,45 +69,42 @@ impl FromStr for Cidr {
     /// IPv4-mapped network (`::ffff:10.0.0.0/104`) means its IPv4 network (`10.0.0.0/8`), since
     /// that is how the accept loop sees the clients it covers.
     fn from_str(text: &str) -> Result<Self, ArgError> {
-        let (addr_text, len_text) = match text.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (text, None),
-        };
+        let (addr_text, len_text) = text
+            .split_once('/')
+            .map_or((text, None), |(addr, len)| (addr, Some(len)));
         let written = addr_text
             .parse::<IpAddr>()
             .map_err(|_| ArgError::NotAnAddress(addr_text.to_string()))?;
-        let network = written.to_canonical();
-        let mapped = network.is_ipv4() && written.is_ipv6();
-        let (width, allowed) = match (written, mapped) {
-            (IpAddr::V4(_), _) => (32, "0 to 32"),
-            (IpAddr::V6(_), false) => (128, "0 to 128"),
-            (IpAddr::V6(_), true) => (128, "96 to 128 for an IPv4-mapped address"),
+        let mapped = match written {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+            IpAddr::V4(_) => None,
         };
-        let bad_prefix = |l: &str| ArgError::BadPrefix {
-            text: l.to_string(),
-            allowed,
+        let len = match len_text {
+            None => Some(IpNet::from(written).max_prefix_len()), // a bare address: one host
+            Some(len) => len.parse::<u8>().ok(),
         };
-        let written_len = match len_text {
-            None => width,
-            Some(l) => match l.parse::<u8>() {
-                Ok(n) if n <= width && (!mapped || n >= 96) => n,
-                _ => return Err(bad_prefix(l)),
+        let network = len.and_then(|len| match mapped {
+            None => IpNet::new(written, len).ok(),
+            Some(v4) => len
+                .checked_sub(MAPPED_IPV4_AT)
+                .and_then(|v4_len| Ipv4Net::new(v4, v4_len).ok())
+                .map(IpNet::V4),
+        });
+        let network = network.ok_or_else(|| ArgError::BadPrefix {
+            text: len_text.unwrap_or_default().to_string(),
+            allowed: match (written, mapped) {
+                (IpAddr::V4(_), _) => "0 to 32",
+                (IpAddr::V6(_), None) => "0 to 128",
+                (IpAddr::V6(_), Some(_)) => "96 to 128 for an IPv4-mapped address",
             },
-        };
-        Ok(Cidr {
-            network,
-            prefix_len: if mapped {
-                written_len - 96
-            } else {
-                written_len
-            },
-        })
+        })?;
+        Ok(Cidr(network.trunc()))
     }
 }
 
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix_len)
+        self.0.fmt(f)
     }
 }
 
