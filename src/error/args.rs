@@ -48,6 +48,18 @@ pub enum ArgError {
         text: String,
         allowed: &'static str,
     },
+    /// Several networks in one value (`10.0.0.0/8,192.168.0.0/16`): the option takes one and is
+    /// repeated. `option` is its long name (`allow`) where the parser was told it.
+    OneNetworkPerValue {
+        option: Option<String>,
+        networks: Vec<String>,
+    },
+    /// An address inside a network written for the network (`10.1.2.3/8`); `meant` is the
+    /// network the prefix truncates it to (`10.0.0.0/8`).
+    HostBitsSet {
+        text: String,
+        meant: String,
+    },
 }
 
 impl fmt::Display for ArgError {
@@ -102,6 +114,29 @@ impl fmt::Display for ArgError {
             ),
             ArgError::BadPrefix { text, allowed } => {
                 write!(f, "prefix length '/{text}' must be {allowed}")
+            }
+            ArgError::OneNetworkPerValue {
+                option: Some(option),
+                networks,
+            } => {
+                let repeated: Vec<String> =
+                    networks.iter().map(|n| format!("--{option} {n}")).collect();
+                write!(
+                    f,
+                    "one network per --{option}: repeat --{option} ({})",
+                    repeated.join(" ")
+                )
+            }
+            ArgError::OneNetworkPerValue {
+                option: None,
+                networks,
+            } => write!(
+                f,
+                "one network per value: repeat the option, once for each of {}",
+                networks.join(", ")
+            ),
+            ArgError::HostBitsSet { text, meant } => {
+                write!(f, "{text} has host bits set: did you mean {meant}?")
             }
         }
     }

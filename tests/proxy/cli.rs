@@ -96,6 +96,40 @@ fn bad_allow_prefix_is_refused() {
 }
 
 #[test]
+fn a_comma_list_of_networks_says_repeat_the_option() {
+    assert_refused(
+        &[
+            "--allow",
+            "10.0.0.0/8,192.168.0.0/16",
+            "127.0.0.1",
+            "80",
+            "0",
+        ],
+        2,
+        "one network per --allow: repeat --allow (--allow 10.0.0.0/8 --allow 192.168.0.0/16)",
+    );
+    assert_refused(
+        &["--deny", "10.66.0.0/16, fd00::/8", "127.0.0.1", "80", "0"],
+        2,
+        "one network per --deny: repeat --deny (--deny 10.66.0.0/16 --deny fd00::/8)",
+    );
+}
+
+#[test]
+fn a_network_with_host_bits_names_the_network_meant() {
+    assert_refused(
+        &["--allow", "10.1.2.3/8", "127.0.0.1", "80", "0"],
+        2,
+        "10.1.2.3/8 has host bits set: did you mean 10.0.0.0/8?",
+    );
+    assert_refused(
+        &["--deny", "fd00::1/8", "127.0.0.1", "80", "0"],
+        2,
+        "fd00::1/8 has host bits set: did you mean fd00::/8?",
+    );
+}
+
+#[test]
 fn unknown_copy_mode_is_refused() {
     assert_refused(
         &["--copy-mode", "zero", "127.0.0.1", "80", "0"],

@@ -313,11 +313,15 @@ fn get_request(target: &str) -> String {
     format!("GET {target} HTTP/1.1\r\nHost: prometheus\r\nConnection: close\r\n\r\n")
 }
 
-/// The number in the query API's first result: `"value":[1700000000.123,"49380"]`.
+/// The number in the query API's first result:
+/// `{"status":"success","data":{"result":[{"metric":{…},"value":[1700000000.123,"49380"]}]}}`.
+/// `None` until the answer is JSON with a result (the server answers plain text while it starts).
 fn first_value(json: &str) -> Option<f64> {
-    let after = json.split("\"value\":[").nth(1)?;
-    let (_time, rest) = after.split_once(",\"")?;
-    rest.split('"').next()?.parse().ok()
+    let answer: serde_json::Value = serde_json::from_str(json).ok()?;
+    answer["data"]["result"][0]["value"][1]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 /// Percent-encode everything but letters, digits and `_`: enough for a PromQL query.
