@@ -79,10 +79,7 @@ impl fmt::Display for ArgError {
                 write!(f, "'{text}' is not a port number: ports are {range}")
             }
             ArgError::DestinationPortZero => {
-                write!(
-                    f,
-                    "the destination port must be 1-65535 (0 names no service)"
-                )
+                f.write_str("the destination port must be 1-65535 (0 names no service)")
             }
             ArgError::NotAProxyVersion(text) => {
                 write!(f, "'{text}' is not a PROXY protocol version (v1, v2)")
@@ -115,30 +112,37 @@ impl fmt::Display for ArgError {
             ArgError::BadPrefix { text, allowed } => {
                 write!(f, "prefix length '/{text}' must be {allowed}")
             }
-            ArgError::OneNetworkPerValue {
-                option: Some(option),
-                networks,
-            } => {
-                let repeated: Vec<String> =
-                    networks.iter().map(|n| format!("--{option} {n}")).collect();
-                write!(
-                    f,
-                    "one network per --{option}: repeat --{option} ({})",
-                    repeated.join(" ")
-                )
+            ArgError::OneNetworkPerValue { option, networks } => {
+                one_network_per_value(f, option.as_deref(), networks)
             }
-            ArgError::OneNetworkPerValue {
-                option: None,
-                networks,
-            } => write!(
-                f,
-                "one network per value: repeat the option, once for each of {}",
-                networks.join(", ")
-            ),
             ArgError::HostBitsSet { text, meant } => {
                 write!(f, "{text} has host bits set: did you mean {meant}?")
             }
         }
+    }
+}
+
+/// `--allow a,b`: show the option repeated, once per network, when its name is known.
+fn one_network_per_value(
+    f: &mut fmt::Formatter<'_>,
+    option: Option<&str>,
+    networks: &[String],
+) -> fmt::Result {
+    match option {
+        Some(option) => {
+            let repeated: Vec<String> =
+                networks.iter().map(|n| format!("--{option} {n}")).collect();
+            write!(
+                f,
+                "one network per --{option}: repeat --{option} ({})",
+                repeated.join(" ")
+            )
+        }
+        None => write!(
+            f,
+            "one network per value: repeat the option, once for each of {}",
+            networks.join(", ")
+        ),
     }
 }
 
