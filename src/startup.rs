@@ -19,7 +19,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::info;
+use log::{info, warn};
 
 use crate::cli::Options;
 use crate::error::{ActivationError, StartupError};
@@ -136,6 +136,15 @@ fn build_rooms(
         deny: AllowList::new(options.deny.clone()),
         max_per_client: options.max_per_client,
     };
+    if rules.allow.all_listed_by(&rules.deny) {
+        warn!(
+            "every client will be refused: --deny lists every address {}",
+            match options.allow.is_empty() {
+                true => "(IPv4 and IPv6)",
+                false => "that --allow lets in",
+            }
+        );
+    }
     let gate = Gate::new(rules, Arc::clone(&counts));
     let accept_proxy = options.accept_proxy.then(|| AcceptProxy {
         admission: Arc::new(Arc::clone(&gate)),

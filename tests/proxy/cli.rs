@@ -379,3 +379,27 @@ fn a_mistake_that_looks_like_another_form_gets_that_form() {
         "--bind takes the address alone (--bind 127.0.0.1)",
     );
 }
+
+#[test]
+fn rules_that_refuse_everyone_are_warned_about_at_the_start() {
+    let warned = |args: &[&str]| {
+        let mut proxy = Proxy::start(dead_address(), args);
+        proxy.wait_for_log("listening on ");
+        proxy
+            .log_so_far()
+            .iter()
+            .any(|line| line.contains("every client will be refused"))
+    };
+    assert!(warned(&["--deny", "0.0.0.0/0", "--deny", "::/0"]));
+    assert!(warned(&["--allow", "127.0.0.1", "--deny", "127.0.0.0/8"]));
+    assert!(!warned(&[
+        "--allow",
+        "10.0.0.0/8",
+        "--deny",
+        "10.66.0.0/16"
+    ]));
+    assert!(
+        !warned(&["--deny", "0.0.0.0/0"]),
+        "IPv6 clients still come in"
+    );
+}

@@ -51,6 +51,27 @@ impl AllowList {
     pub fn lists(&self, addr: IpAddr) -> bool {
         self.networks.iter().any(|net| net.contains(addr))
     }
+
+    /// Does `deny` list every address this list lets in, so that every client would be refused?
+    /// The denied networks are merged first (`::/1` and `8000::/1` are `::/0`): a network is
+    /// covered by several when it lies inside one of their merged blocks.
+    pub fn all_listed_by(&self, deny: &AllowList) -> bool {
+        if deny.networks.is_empty() {
+            return false;
+        }
+        let denied = IpNet::aggregate(&deny.networks.iter().map(|net| net.0).collect());
+        let everyone = [
+            IpNet::V4(Ipv4Net::default()), // 0.0.0.0/0
+            IpNet::V6(Ipv6Net::default()), // ::/0
+        ];
+        let let_in: Vec<IpNet> = match self.networks.is_empty() {
+            true => everyone.to_vec(),
+            false => self.networks.iter().map(|net| net.0).collect(),
+        };
+        let_in
+            .iter()
+            .all(|net| denied.iter().any(|block| block.contains(net)))
+    }
 }
 
 /// The /64 an IPv6 address lies in: the block one host or site usually holds, so the door

@@ -145,3 +145,23 @@ fn host_bits_are_refused_naming_the_network_meant() {
         assert!(network.parse::<Cidr>().is_ok(), "{network}");
     }
 }
+
+#[test]
+fn a_deny_that_covers_everything_allowed_is_seen() {
+    let list = |nets: &[&str]| AllowList::new(nets.iter().map(|n| n.parse().unwrap()).collect());
+    let everyone = list(&[]);
+    assert!(everyone.all_listed_by(&list(&["0.0.0.0/0", "::/0"])));
+    assert!(everyone.all_listed_by(&list(&["0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"])));
+    assert!(
+        !everyone.all_listed_by(&list(&["0.0.0.0/0"])),
+        "IPv6 clients still come in"
+    );
+    assert!(
+        !everyone.all_listed_by(&list(&[])),
+        "no --deny refuses no one"
+    );
+    assert!(list(&["127.0.0.1"]).all_listed_by(&list(&["127.0.0.0/8"])));
+    assert!(list(&["10.0.0.0/8", "::1"]).all_listed_by(&list(&["10.0.0.0/7", "::/0"])));
+    assert!(!list(&["10.0.0.0/8"]).all_listed_by(&list(&["10.0.0.0/9"])));
+    assert!(!list(&["10.0.0.0/8", "192.168.0.0/16"]).all_listed_by(&list(&["10.0.0.0/8"])));
+}
