@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use log::info;
 
-use crate::cli::Options;
+use crate::cli::{destinations, Options};
 use crate::error::{ActivationError, StartupError};
 use crate::front_door::accept::{serve, Door};
 use crate::front_door::allow::AllowList;
@@ -35,6 +35,7 @@ use crate::front_door::systemd;
 use crate::operator::announce::{self, Announcement};
 use crate::operator::endpoint::history::{self, History};
 use crate::operator::endpoint::metrics::Metrics;
+use crate::operator::endpoint::readiness::Readiness;
 use crate::operator::endpoint::status_page::{Status, Timeouts};
 use crate::operator::logging::LogFile;
 use crate::operator::{dump, endpoint, logging, stats};
@@ -43,7 +44,7 @@ use crate::relay::channel::buffer::BufferPool;
 use crate::relay::channel::{self, CopyMode, PipeBudget};
 use crate::relay::hang::HangRule;
 use crate::relay::upstream::keepalive::Keepalive;
-use crate::relay::upstream::{self, Destination, Upstream};
+use crate::relay::upstream::{Name, Pool, Upstream};
 use crate::relay::Relay;
 use crate::signals;
 
@@ -61,18 +62,25 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     )?;
     let open_files = limits::raise_open_file_limit();
     let max_connections = limits::choose_max_connections(options.max_connections, open_files)?;
-    let (destination, listener, origin) = open_sockets(options)?;
+    let (pool, listener, origin) = open_sockets(options)?;
     let listening = listener
         .local_addr()
         .map_err(StartupError::ListeningAddress)?;
-    listener::refuse_relaying_to_ourselves(listening, destination.addresses())?;
-    let described = destination.describe();
+    for destination in pool.destinations() {
+        listener::refuse_relaying_to_ourselves(listening, &destination.current())?;
+    }
     let copy_mode = choose_copy_mode(options, max_connections, open_files)?;
-    let (door, relay) = build_rooms(options, &listener, destination, copy_mode, max_connections)
-        .map_err(|source| StartupError::Listen {
-            address: listening,
-            source,
+    let (door, relay) =
+        build_rooms(options, &listener, pool, copy_mode, max_connections).map_err(|source| {
+            StartupError::Listen {
+                address: listening,
+                source,
+            }
         })?;
+    let watch = &options.upstream;
+    let upstream = relay.upstream();
+    upstream.start_watchers(watch.resolve_interval, watch.check_interval())?;
+    let described = upstream.describe(watch.check_interval(), watch.resolve_interval);
     let live = LivePairs::default();
     let stop = Arc::new(Stop::new(listening));
     let operator = Operator {
@@ -86,6 +94,8 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         listen: listening,
         origin: &origin,
         destination: &described,
+        destinations: &upstream.pool.names(),
+        balance: upstream.pool.balance().as_str(),
         timeout: options.timeout,
         idle_timeout: options.idle_timeout(),
         connect_timeout: options.connect_timeout,
@@ -98,15 +108,19 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// The destination, resolved (and `--source` checked against it), and the listening socket with
-/// where it came from: start-up's first contact with the network, and where it most often fails.
-fn open_sockets(options: &Options) -> Result<(Destination, TcpListener, String), StartupError> {
-    let destination = Destination::resolve(&options.destination_host, options.destination_port)?;
-    if let Some(source) = options.source {
-        upstream::check_source(source, &destination)?;
-    }
+/// The destinations, resolved (and `--source` checked against each), and the listening socket
+/// with where it came from: start-up's first contact with the network, and where it most often
+/// fails.
+fn open_sockets(options: &Options) -> Result<(Pool, TcpListener, String), StartupError> {
+    let first = Name {
+        host: options.destination_host.clone(),
+        port: options.destination_port,
+    };
+    let given = &options.upstream;
+    let names = destinations::all(first, &given.destinations)?;
+    let pool = Pool::resolve(names, given.balance, given.health(), options.source)?;
     let (listener, origin) = listen(options)?;
-    Ok((destination, listener, origin))
+    Ok((pool, listener, origin))
 }
 
 /// The front door and the relay behind it, from the command line. The relay gives `listener`
@@ -114,12 +128,12 @@ fn open_sockets(options: &Options) -> Result<(Destination, TcpListener, String),
 fn build_rooms(
     options: &Options,
     listener: &TcpListener,
-    destination: Destination,
+    pool: Pool,
     copy_mode: CopyMode,
     max_connections: usize,
 ) -> io::Result<(Door, Arc<Relay>)> {
     let upstream = Upstream {
-        destination,
+        pool,
         connect_timeout: (!options.connect_timeout.is_zero()).then_some(options.connect_timeout),
         send_proxy: options.send_proxy,
         source: options.source,
@@ -180,7 +194,11 @@ impl Operator<'_> {
             idle: options.idle_timeout(),
         };
         let status = Status { history, timeouts };
-        let bound = endpoint::start(address, Metrics::new(self.sources()), status)?;
+        let readiness = Readiness {
+            stop: Arc::clone(self.stop),
+            relay: Arc::clone(self.relay),
+        };
+        let bound = endpoint::start(address, Metrics::new(self.sources()), status, readiness)?;
         Ok(Some(bound))
     }
 

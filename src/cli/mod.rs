@@ -4,6 +4,9 @@
 //! so the rest of the program never sees a port of 0 where one is needed or a negative timeout. We use
 //! clap because it gives `--help`, `--version`, "did you mean" hints and the Unix convention of exit
 //! status 2 with a usage line for free; a hand-written parser would need a hundred lines to match it.
+//! The options for several destinations are [`destinations`]'.
+
+pub mod destinations;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use crate::front_door::allow::Cidr;
 use crate::operator::endpoint;
 use crate::proxy_protocol::Version;
 use crate::relay::upstream::keepalive;
+use destinations::DestinationOptions;
 
 /// The lab's 10-second hang rule, and the same patience for a slow destination.
 pub const DEFAULT_TIMEOUT_SECS: &str = "10";
@@ -164,6 +168,9 @@ pub struct Options {
     /// localhost:PORT; port 0 picks one and logs it), from one more thread
     #[arg(long, value_name = "ADDR:PORT", value_parser = endpoint::parse_address)]
     pub metrics: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub upstream: DestinationOptions,
 }
 
 impl Options {

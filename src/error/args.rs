@@ -21,6 +21,12 @@ pub enum ArgError {
     NotAnAddress(String),
     /// `--metrics` wants `IP:PORT` (or `localhost:PORT`).
     NotAMetricsAddress(String),
+    /// `--destination` wants HOST:PORT; `why` says what is wrong with `text`.
+    NotHostPort {
+        text: String,
+        why: &'static str,
+    },
+    NotABalance(String),
     /// A prefix length longer than the address, or (IPv4-mapped) shorter than its IPv4 part.
     BadPrefix {
         text: String,
@@ -56,6 +62,15 @@ impl fmt::Display for ArgError {
             ArgError::NotAMetricsAddress(text) => write!(
                 f,
                 "'{text}' is not IP:PORT (127.0.0.1:9100, [::1]:9100 or localhost:9100)"
+            ),
+            ArgError::NotHostPort { text, why } => write!(
+                f,
+                "'{text}' is not HOST:PORT ({why}); for example db.internal:5432, \
+                 10.0.0.7:5432 or [::1]:5432"
+            ),
+            ArgError::NotABalance(text) => write!(
+                f,
+                "'{text}' is not a balance (first, round-robin, least-conn)"
             ),
             ArgError::BadPrefix { text, allowed } => {
                 write!(f, "prefix length '/{text}' must be {allowed}")

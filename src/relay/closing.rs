@@ -19,17 +19,41 @@ use crate::relay::accounting::totals::{Ended, Totals};
 use crate::relay::close::CloseReason;
 use crate::relay::direction::Direction;
 use crate::relay::pair::Pair;
-use crate::relay::upstream::Upstream;
+use crate::relay::upstream::{Route, Upstream};
+
+/// The way the pair went: the destinations it tried, and whether it reached one.
+pub struct Way<'a> {
+    pub upstream: &'a Upstream,
+    /// `None`: the pair never tried to connect (it ended before).
+    pub route: Option<&'a Route>,
+    pub reached: bool,
+}
+
+impl Way<'_> {
+    /// The destination used, or the last one tried; the first if none was.
+    fn last(&self) -> usize {
+        self.route.and_then(Route::last).unwrap_or(0)
+    }
+
+    /// HOST:PORT as given, of the destination at `index`.
+    fn name_of(&self, index: usize) -> String {
+        let destinations = self.upstream.pool.destinations();
+        destinations.get(index).map_or_else(
+            || self.upstream.pool.first().name().to_string(),
+            |d| d.name().to_string(),
+        )
+    }
+
+    fn failed_over(&self) -> Vec<String> {
+        let failed = self.route.map_or(&[][..], Route::failed_over);
+        failed.iter().map(|&i| self.name_of(i)).collect()
+    }
+}
 
 /// Count the pair and close both sockets; the line that says so, if one is to be written, is
 /// written by the caller once the pair's place is free, so its reader may rely on the
 /// descriptors being gone and the slot being free.
-pub fn count_and_close(
-    pair: Arc<Pair>,
-    totals: &Totals,
-    upstream: &Upstream,
-    reached_destination: bool,
-) -> Option<(Level, PairReport)> {
+pub fn count_and_close(pair: Arc<Pair>, totals: &Totals, way: Way) -> Option<(Level, PairReport)> {
     let reason = pair.reason().cloned().unwrap_or(CloseReason::BothEof);
     let level = if reason.is_warning() {
         Level::Warn
@@ -41,7 +65,7 @@ pub fn count_and_close(
     pair.mark_counted();
     totals.add_pair(&Ended {
         reason: &reason,
-        reached_destination,
+        reached_destination: way.reached,
         bytes_up: up,
         bytes_down: down,
         lifetime: pair.age(),
@@ -56,7 +80,9 @@ pub fn count_and_close(
         source: pair.source_addr(),
         destination: pair
             .server_addr()
-            .map_or_else(|| upstream.destination.to_string(), |addr| addr.to_string()),
+            .map_or_else(|| way.name_of(way.last()), |addr| addr.to_string()),
+        destination_name: way.name_of(way.last()),
+        failed_over: way.failed_over(),
         reason,
         bytes_up: up,
         bytes_down: down,
