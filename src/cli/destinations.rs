@@ -50,7 +50,7 @@ pub struct DestinationOptions {
     pub fail_timeout: Duration,
 
     /// Also connect to every destination every SECS (each on its own thread, within
-    /// --connect-timeout), marking it up or down [default: 0: off]
+    /// --connect-timeout), marking it up or down (0 = off)
     #[arg(long, value_name = "SECS", default_value = "0", value_parser = super::seconds,
           allow_negative_numbers = true)]
     pub check_interval: Duration,

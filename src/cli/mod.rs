@@ -165,7 +165,8 @@ pub struct Options {
     pub keepalive: Option<u32>,
 
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics (an IP and a port, or
-    /// localhost:PORT; port 0 picks one and logs it), from one more thread
+    /// localhost:PORT; port 0 picks one and logs it), from one more thread; also the status page
+    /// at /, and /healthz and /ready (503 while every destination is down, or stopping)
     #[arg(long, value_name = "ADDR:PORT", value_parser = endpoint::parse_address)]
     pub metrics: Option<SocketAddr>,
 

@@ -13,6 +13,8 @@ use crate::kit::proxy::Proxy;
 use crate::kit::PATIENCE;
 use crate::metrics::value;
 
+const CHECK_INTERVAL_S: f64 = 0.2;
+
 /// Ask `path` until its status is `status` (the checks run every 0.2 s); the answer.
 fn until_status(endpoint: SocketAddr, path: &str, status: u16) -> Answer {
     let give_up = Instant::now() + PATIENCE;
@@ -34,9 +36,10 @@ fn until_status(endpoint: SocketAddr, path: &str, status: u16) -> Answer {
 fn ready_follows_the_destinations_up_all_down_and_up_again_and_says_503_while_draining() {
     let (a, b) = (Backend::start("127.0.0.2"), Backend::start("127.0.0.3"));
     let b_name = b.addr.to_string();
+    let interval = CHECK_INTERVAL_S.to_string();
     let args = [
         "--check-interval",
-        "0.2",
+        &interval,
         "--connect-timeout",
         "0.5",
         "--drain",
@@ -77,20 +80,21 @@ fn ready_follows_the_destinations_up_all_down_and_up_again_and_says_503_while_dr
     let down = proxy.wait_for_log(&format!("destination {b_name} down: a check failed: "));
     assert!(down.contains("until a check reaches it"), "{down}");
 
+    thread::sleep(Duration::from_secs_f64(3.0 * CHECK_INTERVAL_S)); // three more failed checks
     b.revive();
     until_status(endpoint, "/ready", 200);
     proxy.wait_for_log(&format!(
         "destination {b_name} up: a check reached it after "
     ));
     let log = proxy.log_so_far();
-    let b_downs = log
-        .iter()
-        .filter(|l| l.contains(&format!("{b_name} down:")))
-        .count();
-    assert_eq!(
-        b_downs, 1,
-        "checks that keep failing log nothing more: {log:#?}"
-    );
+    for name in [a.addr.to_string(), b_name.clone()] {
+        let downs = log.iter().filter(|l| l.contains(&format!("{name} down:")));
+        assert_eq!(
+            downs.count(),
+            1,
+            "checks that keep failing log nothing more: {log:#?}"
+        );
+    }
 
     a_stop_is_not_ready_while_it_drains(proxy, endpoint, &b_name);
 }
@@ -129,20 +133,28 @@ fn accepted(endpoint: SocketAddr) -> f64 {
     )
 }
 
-/// The README's deployment: HAProxy checks `/ready` on the metrics port (`option httpchk`,
-/// `check port`) every 100 ms; its checks never open a relay pair (a database session), it stops
-/// sending clients while every destination is down, and sends them again once one is back.
+/// The README's deployment: HAProxy sends each client's PROXY v2 header to `--accept-proxy`, and
+/// checks `/ready` on the metrics port (`option httpchk`, `check port`) every 100 ms. Its checks
+/// open no relay pair (with `send-proxy-v2` and a plain `check`, each check is a header and so a
+/// pair, a database session); it stops sending clients while every destination is down, and
+/// sends them again once one is back.
 #[test]
 fn haproxy_checking_ready_follows_the_destinations_and_its_checks_open_no_pair() {
     let a = Backend::start("127.0.0.2");
-    let args = ["--check-interval", "0.2", "--connect-timeout", "0.5"];
+    let args = [
+        "--accept-proxy",
+        "--check-interval",
+        "0.2",
+        "--connect-timeout",
+        "0.5",
+    ];
     let (proxy, endpoint) = Proxy::start_with_metrics(a.addr, &args);
     let haproxy = Haproxy::start(&format!(
         "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n  \
          timeout check 1s\n\
          frontend lb\n  bind fd@3\n  default_backend forwarders\n\
          backend forwarders\n  option httpchk GET /ready\n  \
-         server fwd1 {} check port {} inter 100ms fall 1 rise 1\n",
+         server fwd1 {} send-proxy-v2 check port {} inter 100ms fall 1 rise 1\n",
         proxy.addr(),
         endpoint.port()
     ));
