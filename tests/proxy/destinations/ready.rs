@@ -7,9 +7,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::kit::backends::{reach, try_reach, Backend};
+use crate::kit::data::assert_between;
 use crate::kit::haproxy::Haproxy;
 use crate::kit::http::{get, Answer};
 use crate::kit::proxy::Proxy;
+use crate::kit::servers::DeafDestination;
 use crate::kit::PATIENCE;
 use crate::metrics::value;
 
@@ -185,4 +187,34 @@ fn haproxy_checking_ready_follows_the_destinations_and_its_checks_open_no_pair()
     }
     a.revive();
     connect_until(haproxy.addr, |got| got.as_deref() == Some(&*a_name));
+}
+
+/// Each destination has its own checker: one that drops SYNs holds its checker for the whole
+/// connect timeout (3 s here), and the others are still checked every 0.2 s.
+#[test]
+fn a_destination_that_drops_syns_does_not_delay_the_checks_of_the_others() {
+    let deaf = DeafDestination::start();
+    let live = Backend::start("127.0.0.2");
+    let live_name = live.addr.to_string();
+    let args = [
+        "--check-interval",
+        "0.2",
+        "--connect-timeout",
+        "3",
+        "--destination",
+        &live_name,
+    ];
+    let mut proxy = Proxy::start(deaf.addr, &args);
+    // Both checkers are under way: the deaf one inside its first 3 s connect.
+    thread::sleep(Duration::from_millis(500));
+    live.kill();
+    let killed = Instant::now();
+    proxy.wait_for_log(&format!("destination {live_name} down: a check failed"));
+    assert_between(
+        "the kill noticed by the live one's checker",
+        killed.elapsed(),
+        0.0,
+        1.5,
+    );
+    drop(deaf);
 }
