@@ -36,15 +36,13 @@ impl Way<'_> {
     }
 
     /// HOST:PORT as given, of the destination at `index`.
-    fn name_of(&self, index: usize) -> String {
-        let destinations = self.upstream.pool.destinations();
-        destinations.get(index).map_or_else(
-            || self.upstream.pool.first().name().to_string(),
-            |d| d.name().to_string(),
-        )
+    fn name_of(&self, index: usize) -> Arc<str> {
+        let pool = &self.upstream.pool;
+        let destination = pool.destinations().get(index).map_or(pool.first(), |d| d);
+        Arc::clone(destination.label())
     }
 
-    fn failed_over(&self) -> Vec<String> {
+    fn failed_over(&self) -> Vec<Arc<str>> {
         let failed = self.route.map_or(&[][..], Route::failed_over);
         failed.iter().map(|&i| self.name_of(i)).collect()
     }
@@ -78,9 +76,10 @@ pub fn count_and_close(pair: Arc<Pair>, totals: &Totals, way: Way) -> Option<(Le
         client: pair.client_addr(),
         listen: pair.listen_addr(),
         source: pair.source_addr(),
-        destination: pair
-            .server_addr()
-            .map_or_else(|| way.name_of(way.last()), |addr| addr.to_string()),
+        destination: pair.server_addr().map_or_else(
+            || way.name_of(way.last()).to_string(),
+            |addr| addr.to_string(),
+        ),
         destination_name: way.name_of(way.last()),
         failed_over: way.failed_over(),
         reason,

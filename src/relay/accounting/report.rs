@@ -16,6 +16,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::json::{self, Array, Object};
@@ -33,9 +34,9 @@ pub struct PairReport {
     /// The destination address connected to, or the name asked for if none answered.
     pub destination: String,
     /// The destination used (or the last one tried), HOST:PORT as the command line gave it.
-    pub destination_name: String,
+    pub destination_name: Arc<str>,
     /// The destinations tried before it, each of which failed, HOST:PORT as given.
-    pub failed_over: Vec<String>,
+    pub failed_over: Vec<Arc<str>>,
     pub reason: CloseReason,
     pub bytes_up: u64,
     pub bytes_down: u64,
@@ -62,7 +63,7 @@ impl PairReport {
     fn failed_over_json(&self) -> Array {
         let mut names = Array::default();
         for name in &self.failed_over {
-            names.push(json::string(name));
+            names.push(json::string(&**name));
         }
         names
     }
@@ -71,8 +72,8 @@ impl PairReport {
     /// the destinations that failed first. `None` for the lab's one IP literal, reached at once.
     fn route(&self) -> Option<String> {
         let mut parts = Vec::new();
-        if self.destination_name != self.destination {
-            parts.push(self.destination_name.clone());
+        if *self.destination_name != *self.destination {
+            parts.push(self.destination_name.to_string());
         }
         if !self.failed_over.is_empty() {
             parts.push(format!("after {} failed", self.failed_over.join(", ")));

@@ -13,7 +13,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use log::Level;
@@ -29,6 +29,8 @@ use crate::units::Timeout;
 #[derive(Debug)]
 pub struct Destination {
     name: Name,
+    /// `name` as text, made once: every pair's closing line names its destination.
+    label: Arc<str>,
     addresses: Addresses,
     health: Mutex<Health>,
     /// `health.is_up()`, readable without the lock.
@@ -76,6 +78,7 @@ impl Destination {
         moving: bool,
     ) -> Option<Self> {
         (!list.is_empty()).then(|| Destination {
+            label: name.to_string().into(),
             name,
             addresses: Addresses::new(list, moving),
             health: Mutex::new(Health::new(rule, Instant::now())),
@@ -95,6 +98,11 @@ impl Destination {
 
     pub fn name(&self) -> &Name {
         &self.name
+    }
+
+    /// HOST:PORT as given, as text.
+    pub fn label(&self) -> &Arc<str> {
+        &self.label
     }
 
     pub fn addresses(&self) -> &Addresses {
@@ -200,7 +208,7 @@ impl Destination {
         let up = self.is_up();
         let since = self.lock().since();
         View {
-            name: self.name.to_string(),
+            name: self.label.to_string(),
             up,
             for_how_long: since.elapsed(),
             addresses: self.current().to_vec(),
