@@ -14,12 +14,13 @@
 //!
 //! | room | owns |
 //! |---|---|
-//! | [`relay`] | one pair's data path: its lifecycle, what its threads share, the pumps, the hang rule, how a pair is cut and why it closed, the pair threads; in sub-rooms, how bytes are held ([`relay::channel`]), the way to the destination ([`relay::upstream`]) and the bookkeeping ([`relay::accounting`]) |
+//! | [`relay`] | one pair's data path: its lifecycle, what its threads share, the pumps, the hang rule, how a pair is cut and why it closed, the pair threads; in sub-rooms, how bytes are held ([`relay::channel`]), the way to the destinations ([`relay::upstream`]: the choice among them, their health, the resolver and checker threads) and the bookkeeping ([`relay::accounting`]) |
 //! | [`front_door`] | who gets in: the listener (or systemd's), the accept loop, `--allow`/`--deny`/`--max-per-client`, the pair budget, the table of live pairs, the stop flag, the drain |
-//! | [`operator`] | what the operator sees: logging, the listening line, the stats table, the traffic dump, and the `--metrics` HTTP endpoint ([`operator::endpoint`]: Prometheus metrics, the status page) |
+//! | [`operator`] | what the operator sees: logging, the listening line, the stats table and the destinations table, the traffic dump, and the `--metrics` HTTP endpoint ([`operator::endpoint`]: Prometheus metrics, the status page, `/healthz` and `/ready`) |
 //! | [`proxy_protocol`] | the PROXY protocol, read (`--accept-proxy`) and written (`--send-proxy`): a leaf that imports nothing of the rest |
 //!
-//! Around them: [`cli`] (the command line), [`startup`] (builds the rooms and runs the accept
+//! Around them: [`cli`] (the command line; the options for several destinations in
+//! [`cli::destinations`]), [`startup`] (builds the rooms and runs the accept
 //! loop), [`signals`] (every signal, on one thread), [`error`] (start-up errors), [`events`] and
 //! [`json`] (the log's events, as text for people or JSON for programs), [`units`] (bytes and
 //! seconds for people), [`ratelimit`] (at most one log line a second, for the front door and the
@@ -32,18 +33,21 @@
 //!
 //! ```text
 //!   main.rs
-//!     └─▶ startup, signals, cli
-//!           └─▶ operator      announce, logging, log_lines, stats, dump,
-//!                             endpoint/ (endpoint, http, clients, metrics, exposition, status_page,
-//!                                        history)
+//!     └─▶ startup       rooms
+//!     └─▶ signals
+//!     └─▶ cli           destinations, values
+//!           └─▶ operator      announce, logging, log_lines, stats, destinations, text_table, dump,
+//!                             endpoint/ (endpoint, http, clients, metrics, exposition,
+//!                                        status_page, history, readiness)
 //!                 └─▶ front_door    accept, listener, systemd, gate, allow, limits, live,
 //!                                   refusal_log, stop, shutdown
 //!                       └─▶ relay         lifecycle → pair → pump → hang;
 //!                                         close, closing, direction, error, reset, last_out,
-//!                                         workers,
-//!                                         admission,
+//!                                         workers, admission,
 //!                                         channel/    (channel, buffer, tap),
-//!                                         upstream/   (upstream, destination, prepare, keepalive),
+//!                                         upstream/   (upstream, pool → balance, destination →
+//!                                                      health, name, addresses, connect, route,
+//!                                                      resolver, checker, prepare, keepalive),
 //!                                         accounting/ (accounting, activity, totals, histogram,
 //!                                                      report)
 //!                             └─▶ proxy_protocol   header, parse, read, v1, v2, write

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::ArgError;
+use crate::error::DurationError;
 
 /// A byte count for people: `512 B`, `1.2 KiB`, `5.3 MiB`.
 pub struct Bytes(pub u64);
@@ -56,12 +56,12 @@ const DURATION_UNITS: [(&str, f64); 4] = [("ms", 0.001), ("h", 3600.0), ("m", 60
 /// A duration as people write one on a command line: bare seconds (`10`, `0.5`, as the lab's
 /// `--timeout` always took) or a number with a unit (`500ms`, `10s`, `2m`, `1.5h`). Never
 /// negative; no exponent (`1e3` is more likely a typo than a wish).
-pub fn parse_duration(text: &str) -> Result<Duration, ArgError> {
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let unit_at = text
         .find(|c: char| c.is_ascii_alphabetic())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(unit_at);
-    let not_a_duration = || ArgError::NotADuration(text.to_string());
+    let not_a_duration = || DurationError::NotADuration(text.to_string());
     let scale = match unit {
         "" => 1.0,
         unit => DURATION_UNITS
@@ -72,10 +72,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, ArgError> {
     };
     let value: f64 = number.parse().map_err(|_| not_a_duration())?;
     if value < 0.0 {
-        return Err(ArgError::NegativeSeconds(text.to_string()));
+        return Err(DurationError::Negative(text.to_string()));
     }
     Duration::try_from_secs_f64(value * scale)
-        .map_err(|_| ArgError::SecondsOutOfRange(text.to_string()))
+        .map_err(|_| DurationError::OutOfRange(text.to_string()))
 }
 
 /// A configured timeout: `10 s`, `0.5 s`, or `off` where zero disables it.
@@ -132,12 +132,12 @@ mod tests {
         for bad in [
             "x", "", "10x", "s", "1e3", "10 s", "inf", "nan", "1m30s", "10S",
         ] {
-            assert_eq!(err(bad), ArgError::NotADuration(bad.into()), "{bad}");
+            assert_eq!(err(bad), DurationError::NotADuration(bad.into()), "{bad}");
         }
-        assert_eq!(err("-0.5"), ArgError::NegativeSeconds("-0.5".into()));
-        assert_eq!(err("-2m"), ArgError::NegativeSeconds("-2m".into()));
+        assert_eq!(err("-0.5"), DurationError::Negative("-0.5".into()));
+        assert_eq!(err("-2m"), DurationError::Negative("-2m".into()));
         let huge = "99999999999999999999h";
-        assert_eq!(err(huge), ArgError::SecondsOutOfRange(huge.into()));
+        assert_eq!(err(huge), DurationError::OutOfRange(huge.into()));
         assert!(err("10x").to_string().contains("500ms, 10s, 2m, 1h"));
     }
 

@@ -4,6 +4,10 @@
 //! so the rest of the program never sees a port of 0 where one is needed or a negative timeout. We use
 //! clap because it gives `--help`, `--version`, "did you mean" hints and the Unix convention of exit
 //! status 2 with a usage line for free; a hand-written parser would need a hundred lines to match it.
+//! The options for several destinations are [`destinations`]'.
+
+pub mod destinations;
+pub mod values;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -12,13 +16,15 @@ use std::time::Duration;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Parser};
 
-use crate::error::ArgError;
 use crate::events::LogFormat;
 use crate::front_door::allow::Cidr;
 use crate::operator::endpoint;
 use crate::proxy_protocol::Version;
-use crate::relay::upstream::keepalive;
-use crate::units;
+use destinations::DestinationOptions;
+use values::{
+    bind_address, destination_port, host, keepalive_seconds, listen_port, log_format,
+    proxy_version, seconds, stats_interval,
+};
 
 /// The lab's 10-second hang rule, and the same patience for a slow destination.
 pub const DEFAULT_TIMEOUT_SECS: &str = "10";
@@ -167,9 +173,13 @@ pub struct Options {
     pub keepalive: Option<u32>,
 
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics (an IP and a port, or
-    /// localhost:PORT; port 0 picks one and logs it), from one more thread
+    /// localhost:PORT; port 0 picks one and logs it), from one more thread; also the status page
+    /// at /, and /healthz and /ready (503 while every destination is down, or stopping)
     #[arg(long, value_name = "ADDR:PORT", value_parser = endpoint::parse_address)]
     pub metrics: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub upstream: DestinationOptions,
 }
 
 impl Options {
@@ -182,116 +192,6 @@ impl Options {
     pub fn stats_interval(&self) -> Option<Duration> {
         self.stats_interval.filter(|every| !every.is_zero())
     }
-}
-
-/// The destination host. `127.0.0.1:5432` is the usual mistake (the form other tools take):
-/// say to give the host and the port as two arguments, rather than let clap report a missing
-/// listen port (or a port 0 that names no service) further on.
-fn host(text: &str) -> Result<String, ArgError> {
-    if let Some((host, port)) = host_and_port(text) {
-        return Err(ArgError::HostWithPort {
-            text: text.to_string(),
-            host,
-            port,
-        });
-    }
-    bare_host(text)
-}
-
-/// `--bind` takes an address alone: the port is the listen-port argument.
-fn bind_address(text: &str) -> Result<String, ArgError> {
-    if let Some((host, _)) = host_and_port(text) {
-        return Err(ArgError::BindWithPort {
-            text: text.to_string(),
-            host,
-        });
-    }
-    bare_host(text)
-}
-
-/// `host:port`, `1.2.3.4:port` or `[::1]:port`, split; `None` for anything else, such as a bare
-/// IPv6 address (`::1` has colons but no port).
-fn host_and_port(text: &str) -> Option<(String, u16)> {
-    if let Ok(address) = text.parse::<std::net::SocketAddr>() {
-        return Some((address.ip().to_string(), address.port()));
-    }
-    let (host, port) = text.rsplit_once(':')?;
-    let port = port.parse().ok()?;
-    (!host.is_empty() && !host.contains(':')).then(|| (host.to_string(), port))
-}
-
-fn bare_host(text: &str) -> Result<String, ArgError> {
-    // `[::1]` is how people write an IPv6 host next to a port; the resolver wants it bare.
-    let bare = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    if bare.is_empty() {
-        return Err(ArgError::EmptyHost);
-    }
-    Ok(bare.to_string())
-}
-
-fn destination_port(text: &str) -> Result<u16, ArgError> {
-    match text.parse::<u16>() {
-        Ok(0) => Err(ArgError::DestinationPortZero),
-        Ok(port) => Ok(port),
-        Err(_) => Err(ArgError::NotAPort {
-            text: text.to_string(),
-            range: "1-65535",
-        }),
-    }
-}
-
-fn listen_port(text: &str) -> Result<u16, ArgError> {
-    text.parse::<u16>().map_err(|_| ArgError::NotAPort {
-        text: text.to_string(),
-        range: "1-65535, or 0 for any free port",
-    })
-}
-
-// The possible values come first so that `--help` and the shell completions list them; these
-// then turn the value that passed into our own type.
-fn log_format(text: String) -> Result<LogFormat, ArgError> {
-    match text.as_str() {
-        "text" => Ok(LogFormat::Text),
-        "json" => Ok(LogFormat::Json),
-        _ => Err(ArgError::NotALogFormat(text)),
-    }
-}
-
-fn proxy_version(text: String) -> Result<Version, ArgError> {
-    Version::parse(&text).ok_or(ArgError::NotAProxyVersion(text))
-}
-
-/// Every SECS option: bare seconds (`10`, `0.5`) or a number with a unit (`500ms`, `2m`, `1h`).
-fn seconds(text: &str) -> Result<Duration, ArgError> {
-    units::parse_duration(text)
-}
-
-/// `--stats-interval`: 0 (only on SIGUSR1) or at least [`MIN_STATS_INTERVAL`].
-fn stats_interval(text: &str) -> Result<Duration, ArgError> {
-    let every = seconds(text)?;
-    if !every.is_zero() && every < MIN_STATS_INTERVAL {
-        return Err(ArgError::TooOften {
-            text: text.to_string(),
-            floor: MIN_STATS_INTERVAL,
-        });
-    }
-    Ok(every)
-}
-
-/// `--keepalive`: whole seconds, 1 to [`keepalive::MAX_SECS`] (the kernel counts whole seconds),
-/// with a unit or without (`60`, `1m`).
-fn keepalive_seconds(text: &str) -> Result<u32, ArgError> {
-    let within = seconds(text)?;
-    u32::try_from(within.as_secs())
-        .ok()
-        .filter(|secs| within.subsec_nanos() == 0 && (1..=keepalive::MAX_SECS).contains(secs))
-        .ok_or_else(|| ArgError::NotWholeSeconds {
-            text: text.to_string(),
-            range: "1-32767",
-        })
 }
 
 #[cfg(test)]

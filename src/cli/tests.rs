@@ -1,6 +1,7 @@
 //! The command line's unit tests.
 
 use super::*;
+use crate::error::{ArgError, DurationError};
 
 #[test]
 fn lab_command_line_parses() {
@@ -67,15 +68,18 @@ fn ports_say_their_range() {
 fn seconds_say_what_is_wrong() {
     assert_eq!(seconds("1.5"), Ok(Duration::from_millis(1500)));
     assert_eq!(seconds("0"), Ok(Duration::ZERO));
-    assert_eq!(seconds("x"), Err(ArgError::NotADuration("x".into())));
+    assert_eq!(
+        seconds("x"),
+        Err(DurationError::NotADuration("x".into()).into())
+    );
     assert_eq!(seconds("2m"), Ok(Duration::from_secs(120)));
     assert_eq!(
         seconds("-0.5"),
-        Err(ArgError::NegativeSeconds("-0.5".into()))
+        Err(DurationError::Negative("-0.5".into()).into())
     );
     assert_eq!(
         seconds("1e300"),
-        Err(ArgError::NotADuration("1e300".into()))
+        Err(DurationError::NotADuration("1e300".into()).into())
     );
     assert_eq!(host("[]"), Err(ArgError::EmptyHost));
     assert_eq!(host("[::1]").as_deref(), Ok("::1"));

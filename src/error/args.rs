@@ -26,23 +26,17 @@ pub enum ArgError {
     DestinationPortZero,
     NotAProxyVersion(String),
     NotALogFormat(String),
-    /// Neither bare seconds nor a number with a known unit.
-    NotADuration(String),
-    NegativeSeconds(String),
-    /// A duration that must be whole seconds in `range` (`--keepalive`).
-    NotWholeSeconds {
-        text: String,
-        range: &'static str,
-    },
-    /// An interval below its floor (`--stats-interval`).
-    TooOften {
-        text: String,
-        floor: std::time::Duration,
-    },
-    SecondsOutOfRange(String),
+    /// A SECS value that is not a duration, or not one this option takes.
+    Duration(DurationError),
     NotAnAddress(String),
     /// `--metrics` wants `IP:PORT` (or `localhost:PORT`).
     NotAMetricsAddress(String),
+    /// `--destination` wants HOST:PORT; `why` says what is wrong with `text`.
+    NotHostPort {
+        text: String,
+        why: &'static str,
+    },
+    NotABalance(String),
     /// A prefix length longer than the address, or (IPv4-mapped) shorter than its IPv4 part.
     BadPrefix {
         text: String,
@@ -87,27 +81,20 @@ impl fmt::Display for ArgError {
             ArgError::NotALogFormat(text) => {
                 write!(f, "'{text}' is not a log format (text, json)")
             }
-            ArgError::NotADuration(text) => write!(
-                f,
-                "'{text}' is not a duration: give seconds (10, 0.5) or a number with a unit \
-                 (500ms, 10s, 2m, 1h)"
-            ),
-            ArgError::NegativeSeconds(text) => {
-                write!(f, "'{text}' is negative; give 0 or more seconds")
-            }
-            ArgError::NotWholeSeconds { text, range } => {
-                write!(f, "'{text}' is not whole seconds in {range} (60, 1m, 2h)")
-            }
-            ArgError::TooOften { text, floor } => write!(
-                f,
-                "'{text}' is too often: give 0 (off) or at least {} s",
-                floor.as_secs_f64()
-            ),
-            ArgError::SecondsOutOfRange(text) => write!(f, "'{text}' seconds is out of range"),
+            ArgError::Duration(e) => e.fmt(f),
             ArgError::NotAnAddress(text) => write!(f, "'{text}' is not an IPv4 or IPv6 address"),
             ArgError::NotAMetricsAddress(text) => write!(
                 f,
                 "'{text}' is not IP:PORT (127.0.0.1:9100, [::1]:9100 or localhost:9100)"
+            ),
+            ArgError::NotHostPort { text, why } => write!(
+                f,
+                "'{text}' is not HOST:PORT ({why}); for example db.internal:5432, \
+                 10.0.0.7:5432 or [::1]:5432"
+            ),
+            ArgError::NotABalance(text) => write!(
+                f,
+                "'{text}' is not a balance (first, round-robin, least-conn)"
             ),
             ArgError::BadPrefix { text, allowed } => {
                 write!(f, "prefix length '/{text}' must be {allowed}")
@@ -147,3 +134,52 @@ fn one_network_per_value(
 }
 
 impl std::error::Error for ArgError {}
+
+/// A SECS value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DurationError {
+    /// Neither bare seconds nor a number with a known unit.
+    NotADuration(String),
+    Negative(String),
+    OutOfRange(String),
+    /// A duration that must be whole seconds in `range` (`--keepalive`).
+    NotWholeSeconds {
+        text: String,
+        range: &'static str,
+    },
+    /// An interval below its floor (`--stats-interval`).
+    TooOften {
+        text: String,
+        floor: std::time::Duration,
+    },
+}
+
+impl fmt::Display for DurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DurationError::NotADuration(text) => write!(
+                f,
+                "'{text}' is not a duration: give seconds (10, 0.5) or a number with a unit \
+                 (500ms, 10s, 2m, 1h)"
+            ),
+            DurationError::Negative(text) => {
+                write!(f, "'{text}' is negative; give 0 or more seconds")
+            }
+            DurationError::OutOfRange(text) => write!(f, "'{text}' seconds is out of range"),
+            DurationError::NotWholeSeconds { text, range } => {
+                write!(f, "'{text}' is not whole seconds in {range} (60, 1m, 2h)")
+            }
+            DurationError::TooOften { text, floor } => write!(
+                f,
+                "'{text}' is too often: give 0 (off) or at least {} s",
+                floor.as_secs_f64()
+            ),
+        }
+    }
+}
+
+impl From<DurationError> for ArgError {
+    fn from(e: DurationError) -> Self {
+        ArgError::Duration(e)
+    }
+}

@@ -85,6 +85,11 @@ pub enum StartupError {
         source: IpAddr,
         destination: String,
     },
+    /// More destinations than a pair can keep track of.
+    TooManyDestinations {
+        given: usize,
+        most: usize,
+    },
 }
 
 impl fmt::Display for StartupError {
@@ -145,6 +150,9 @@ impl fmt::Display for StartupError {
                 "--source {source} and the destination {destination} have no address family in \
                  common"
             ),
+            TooManyDestinations { given, most } => {
+                write!(f, "{given} destinations given; at most {most} are allowed")
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::events::{self, Importance, LogFormat};
 use crate::front_door::gate::{DoorCounts, Refusal};
 use crate::front_door::listener;
 use crate::front_door::shutdown::StopReport;
+use crate::json::{self, Array};
 use crate::operator::logging;
 use crate::relay::accounting::totals::Totals;
 use crate::units::Timeout;
@@ -27,7 +28,12 @@ pub struct Announcement<'a> {
     pub listen: SocketAddr,
     /// Where the listener came from, e.g. " (from systemd: descriptor 3, 'tcpproxy')", or "".
     pub origin: &'a str,
+    /// Every destination and, with several, how they are chosen and watched.
     pub destination: &'a str,
+    /// HOST:PORT of each destination, as given.
+    pub destinations: &'a [String],
+    /// `--balance`.
+    pub balance: &'a str,
     pub timeout: Duration,
     pub idle_timeout: Duration,
     pub connect_timeout: Duration,
@@ -61,6 +67,8 @@ impl Announcement<'_> {
         events::emit(Level::Info, Importance::Always, "listening", text, |out| {
             out.str("listen", self.listen)
                 .str("destination", self.destination)
+                .json("destinations", names(self.destinations))
+                .str("balance", self.balance)
                 .f64("timeout_s", self.timeout.as_secs_f64())
                 .f64("idle_timeout_s", self.idle_timeout.as_secs_f64())
                 .f64("connect_timeout_s", self.connect_timeout.as_secs_f64())
@@ -71,6 +79,14 @@ impl Announcement<'_> {
             }
         });
     }
+}
+
+fn names(destinations: &[String]) -> Array {
+    let mut names = Array::default();
+    for name in destinations {
+        names.push(json::string(name));
+    }
+    names
 }
 
 /// The summary, after a stop: what the relay carried, what the door refused, what the stop cut.

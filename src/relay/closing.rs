@@ -19,17 +19,39 @@ use crate::relay::accounting::totals::{Ended, Totals};
 use crate::relay::close::CloseReason;
 use crate::relay::direction::Direction;
 use crate::relay::pair::Pair;
-use crate::relay::upstream::Upstream;
+use crate::relay::upstream::{Route, Upstream};
+
+/// The way the pair went: the destinations it tried, and whether it reached one.
+pub struct Way<'a> {
+    pub upstream: &'a Upstream,
+    /// `None`: the pair never tried to connect (it ended before).
+    pub route: Option<&'a Route>,
+    pub reached: bool,
+}
+
+impl Way<'_> {
+    /// The destination used, or the last one tried; the first if none was.
+    fn last(&self) -> usize {
+        self.route.and_then(Route::last).unwrap_or(0)
+    }
+
+    /// HOST:PORT as given, of the destination at `index`.
+    fn name_of(&self, index: usize) -> Arc<str> {
+        let pool = &self.upstream.pool;
+        let destination = pool.destinations().get(index).map_or(pool.first(), |d| d);
+        Arc::clone(destination.label())
+    }
+
+    fn failed_over(&self) -> Vec<Arc<str>> {
+        let failed = self.route.map_or(&[][..], Route::failed_over);
+        failed.iter().map(|&i| self.name_of(i)).collect()
+    }
+}
 
 /// Count the pair and close both sockets; the line that says so, if one is to be written, is
 /// written by the caller once the pair's place is free, so its reader may rely on the
 /// descriptors being gone and the slot being free.
-pub fn count_and_close(
-    pair: Arc<Pair>,
-    totals: &Totals,
-    upstream: &Upstream,
-    reached_destination: bool,
-) -> Option<(Level, PairReport)> {
+pub fn count_and_close(pair: Arc<Pair>, totals: &Totals, way: Way) -> Option<(Level, PairReport)> {
     let reason = pair.reason().cloned().unwrap_or(CloseReason::BothEof);
     let level = if reason.is_warning() {
         Level::Warn
@@ -41,7 +63,7 @@ pub fn count_and_close(
     pair.mark_counted();
     totals.add_pair(&Ended {
         reason: &reason,
-        reached_destination,
+        reached_destination: way.reached,
         bytes_up: up,
         bytes_down: down,
         lifetime: pair.age(),
@@ -54,9 +76,12 @@ pub fn count_and_close(
         client: pair.client_addr(),
         listen: pair.listen_addr(),
         source: pair.source_addr(),
-        destination: pair
-            .server_addr()
-            .map_or_else(|| upstream.destination.to_string(), |addr| addr.to_string()),
+        destination: pair.server_addr().map_or_else(
+            || way.name_of(way.last()).to_string(),
+            |addr| addr.to_string(),
+        ),
+        destination_name: way.name_of(way.last()),
+        failed_over: way.failed_over(),
         reason,
         bytes_up: up,
         bytes_down: down,

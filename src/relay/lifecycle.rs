@@ -41,7 +41,7 @@ use crate::relay::last_out::{Finish, Share};
 use crate::relay::pair::Pair;
 use crate::relay::pump::{pump, Flow};
 use crate::relay::upstream::prepare::{get_ready, prime_listener};
-use crate::relay::upstream::Upstream;
+use crate::relay::upstream::{Route, Upstream};
 use crate::relay::workers::Workers;
 
 /// Stack for each pair thread. The pump's buffer lives in the pool, and its deepest call (a trace
@@ -104,6 +104,7 @@ impl Relay {
             reached_destination: AtomicBool::new(false),
             refused: AtomicBool::new(false),
             admitted: OnceLock::new(),
+            route: OnceLock::new(),
             ticket: Box::new(ticket),
         };
         let label = thread_label(closing.pair.id(), Direction::ClientToServer);
@@ -178,12 +179,15 @@ fn admitted(closing: &Closing) -> bool {
     }
 }
 
-/// Connect to the destination (blocking, within `--connect-timeout`); on failure end the pair,
-/// which resets the client, and return `None`.
+/// Connect to a destination (blocking, within `--connect-timeout` for each address tried, failing
+/// over to the next destination); on failure end the pair, which resets the client, and return
+/// `None`. A pair ended meanwhile (a stop) tries no further destination.
 fn connect(closing: &Closing) -> Option<(TcpStream, SocketAddr)> {
     let (pair, relay) = (&closing.pair, &closing.relay);
     let connecting = relay.totals.connecting();
-    match relay.upstream.connect() {
+    let (route, connected) = relay.upstream.connect(&|| pair.reason().is_some());
+    let _ = closing.route.set(route); // set once, by this thread alone
+    match connected {
         Ok((server, addr)) => {
             connecting.connected();
             pair.record_source(&server);
@@ -225,6 +229,9 @@ struct Closing {
     refused: AtomicBool,
     /// `--accept-proxy`: the client's place under `--max-per-client`, given back with the ticket.
     admitted: OnceLock<Box<dyn Send + Sync>>,
+    /// The destinations tried, and the pair's place among the live pairs of the one it reached:
+    /// given back with the slot.
+    route: OnceLock<Route>,
     /// Dropped before the log line: whoever waits on it learns that the pair's slot is free, and
     /// a reader of the line may connect again at once.
     ticket: Box<dyn Send + Sync>,
@@ -243,7 +250,14 @@ impl Finish for Closing {
         }
         let reached = self.reached_destination.load(Ordering::Relaxed);
         let upstream = self.relay.upstream();
-        let line = closing::count_and_close(self.pair, self.relay.totals(), upstream, reached);
+        let route = self.route.into_inner();
+        let way = closing::Way {
+            upstream,
+            route: route.as_ref(),
+            reached,
+        };
+        let line = closing::count_and_close(self.pair, self.relay.totals(), way);
+        drop(route); // the pair's place among its destination's live pairs
         drop(self.admitted);
         drop(self.ticket);
         if let Some((level, report)) = line {

@@ -18,7 +18,7 @@ use crate::kit::servers::{dead_address, echo_server};
 use crate::kit::PATIENCE;
 
 /// The value of the sample `series` (name and labels, exactly as written) in a scrape.
-fn value(scrape: &str, series: &str) -> f64 {
+pub(crate) fn value(scrape: &str, series: &str) -> f64 {
     scrape
         .lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
@@ -345,7 +345,7 @@ fn log_file(path: &Path) -> Stdio {
 }
 
 /// Run `promtool ARGS`, with `input` on its stdin: whether it succeeded, and all it printed.
-fn promtool(args: &[&str], input: Option<&str>) -> (bool, String) {
+pub(crate) fn promtool(args: &[&str], input: Option<&str>) -> (bool, String) {
     use std::io::Write;
     let mut child = Command::new("promtool")
         .args(args)

@@ -1,8 +1,10 @@
 //! `--metrics ADDR:PORT`: the operator's HTTP endpoint, on its own thread named `metrics`.
 //!
 //! This module owns where the endpoint listens and what each path answers ([`route`]); the HTTP
-//! itself is [`http`]'s (each client on its own thread, at most a few at once: [`clients`]), the numbers are [`metrics`]' (written out by [`exposition`]), and the
-//! status page (`/` and `/pairs.json`) is [`status_page`]'s, its chart's samples [`history`]'s. The address is an IP literal and a port (`127.0.0.1:9100`,
+//! itself is [`http`]'s (each client on its own thread, at most a few at once: [`clients`]), the
+//! numbers are [`metrics`]' (written out by [`exposition`]), the status page (`/` and
+//! `/pairs.json`) is [`status_page`]'s, its chart's samples [`history`]'s, and `/healthz` and
+//! `/ready` are [`readiness`]'. The address is an IP literal and a port (`127.0.0.1:9100`,
 //! `[::1]:9100`), or `localhost:PORT`, which means 127.0.0.1 without asking any resolver. Port 0
 //! takes any free port; the log line names the one chosen.
 //!
@@ -13,6 +15,7 @@ pub mod exposition;
 pub mod history;
 pub mod http;
 pub mod metrics;
+pub mod readiness;
 pub mod status_page;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -23,6 +26,7 @@ use log::{info, warn};
 use crate::error::{ArgError, StartupError};
 use crate::operator::endpoint::http::Response;
 use crate::operator::endpoint::metrics::Metrics;
+use crate::operator::endpoint::readiness::Readiness;
 use crate::operator::endpoint::status_page::Status;
 
 /// `--metrics`' value: `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`.
@@ -44,6 +48,7 @@ pub fn start(
     address: SocketAddr,
     metrics: Metrics,
     status: Status,
+    readiness: Readiness,
 ) -> Result<SocketAddr, StartupError> {
     let failed = |source| StartupError::Metrics { address, source };
     let listener = TcpListener::bind(address).map_err(failed)?;
@@ -55,22 +60,25 @@ pub fn start(
         );
     }
     let metrics = Arc::new(metrics);
-    let route = move |path: &str| route(path, &metrics, &status);
+    let route = move |path: &str| route(path, &metrics, &status, &readiness);
     http::start("metrics", listener, route).map_err(|source| StartupError::Thread {
         name: "metrics",
         source,
     })?;
     info!("metrics on http://{bound}/metrics");
     info!("status page on http://{bound}/ (its data: http://{bound}/pairs.json)");
+    info!("health on http://{bound}/healthz, readiness on http://{bound}/ready");
     Ok(bound)
 }
 
 /// What each path answers. A new page is one more arm.
-pub fn route(path: &str, metrics: &Metrics, status: &Status) -> Response {
+pub fn route(path: &str, metrics: &Metrics, status: &Status, readiness: &Readiness) -> Response {
     match path {
         "/metrics" => Response::ok(exposition::CONTENT_TYPE, metrics.render()),
         "/" => status_page::page(),
         "/pairs.json" => status.pairs(&metrics.sources),
+        "/healthz" => readiness::healthz(),
+        "/ready" => readiness.ready(),
         _ => Response::not_found(),
     }
 }
