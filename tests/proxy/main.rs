@@ -8,6 +8,7 @@ mod kit;
 
 mod back_door;
 mod cli;
+mod docs;
 mod drain;
 mod dump;
 mod front_gate;
