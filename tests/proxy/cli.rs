@@ -1,6 +1,6 @@
-//! The command line (SPEC §1): bad input is refused with one clear line and status 2; start-up
-//! failures with one clear line and status 1; never a panic. And what a started proxy tells its
-//! operator: the listening line, `--log-file`, `-vv`, `-q`.
+//! The command line (docs/reference.md, "Command line" and "Options"): bad input is refused with
+//! one clear line and status 2; start-up failures with one clear line and status 1; never a panic.
+//! And what a started proxy tells its operator: the listening line, `--log-file`, `-vv`, `-q`.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};

@@ -1,4 +1,4 @@
-//! Signals end the proxy cleanly and quickly (SPEC §5).
+//! Signals end the proxy cleanly and quickly (docs/reference.md, "Signals", "Exit status").
 
 use std::time::{Duration, Instant};
 

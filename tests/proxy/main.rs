@@ -9,6 +9,7 @@ mod kit;
 mod back_door;
 mod cli;
 mod destinations;
+mod docs;
 mod drain;
 mod dump;
 mod front_gate;
