@@ -29,12 +29,12 @@ build:
 docs: build
 	target/release/tcpproxy-docgen $(DOCS)
 
-# The lab's acceptance test with its 10-second timeout, narrated (see README, "The lab test").
+# The lab's acceptance test with its 10-second timeout, narrated (see scripts/README.md).
 demo: build
 	scripts/big-ok-test.sh
 
 # The same test, watched: the status page on http://127.0.0.1:$(WATCH_PORT)/ shows the frozen pair
-# blocked for the whole timeout, then cut (see README, "The status page").
+# blocked for the whole timeout, then cut (see docs/operating.md, "The status page").
 WATCH_PORT ?= 9999
 watch: build
 	scripts/big-ok-test.sh --watch $(WATCH_PORT)
@@ -66,8 +66,8 @@ test-deps:
 	    { apt-get update -qq && apt-get install -y -qq $$missing; } >/dev/null || \
 	    { echo "cannot install$$missing: run 'apt-get install$$missing' as root"; exit 1; }; }
 
-# Speed, as ratios to a direct loopback connection measured in the same run (see README,
-# "Performance"). `make bench BENCH_ARGS=--quick` for a one-minute look.
+# Speed, as ratios to a direct loopback connection measured in the same run (see
+# docs/performance.md). `make bench BENCH_ARGS=--quick` for a one-minute look.
 BENCH_ARGS ?=
 bench: build
 	scripts/bench.sh $(BENCH_ARGS)

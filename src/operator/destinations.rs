@@ -1,7 +1,7 @@
 //! The destinations table: for each destination, up or down and since when, the addresses it
 //! resolves to now, and its pairs (live now, served, failed connects). The SIGUSR1 table prints it
 //! under the pairs, and `/pairs.json` (so the status page) and the `stats` event carry it as
-//! `destinations`, one object a destination, with the keys the README lists.
+//! `destinations`, one object a destination, with the keys docs/reference.md lists.
 //!
 //! Each reading is [`Destination::view`](crate::relay::upstream::Destination::view): a few
 //! relaxed loads, the destination's health lock for an instant and its addresses' for a clone.

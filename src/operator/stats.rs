@@ -133,7 +133,7 @@ impl PairRow {
         }
     }
 
-    /// For programs: the keys the README lists for a stats row (and `/pairs.json`).
+    /// For programs: the keys docs/reference.md lists for a stats row (and `/pairs.json`).
     pub fn fields(&self, out: &mut Object) {
         let mut c_to_s = Object::new();
         self.directions[0].fields(&mut c_to_s);
@@ -178,7 +178,7 @@ impl Report {
             .json("destinations", destinations::array(&self.destinations));
     }
 
-    /// The totals' keys, as the README lists them for the `stats` event (and `/pairs.json`).
+    /// The totals' keys, as docs/reference.md lists them for the `stats` event (and `/pairs.json`).
     pub fn totals(&self, out: &mut Object) {
         let mut cuts = Object::new();
         cuts.u64("stall_toward_client", self.hang_cuts.stall_toward_client)

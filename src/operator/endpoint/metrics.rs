@@ -1,5 +1,5 @@
 //! The metrics `/metrics` serves: what each is called, what it counts, and where the number comes
-//! from. The README lists them; the names and labels are a contract (add, never rename).
+//! from. docs/reference.md lists them; the names and labels are a contract (add, never rename).
 //!
 //! Every number is one the proxy already keeps for its summary and stats table: the relay's
 //! [`Totals`](crate::relay::accounting::totals::Totals) and histograms, what the door counted, the parked

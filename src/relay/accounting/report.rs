@@ -11,7 +11,7 @@
 //! (one line in the log). The `via` address is the proxy's own end of the destination connection:
 //! what the destination's logs show as the client. Byte counts are exact, so a program can sum
 //! them; the rounded form in brackets is for people. For programs (`--log-format json`) the same
-//! facts are the `pair` event's fields, whose keys the README lists as a stable contract. Nothing
+//! facts are the `pair` event's fields, whose keys docs/reference.md lists as a stable contract. Nothing
 //! here blocks.
 
 use std::fmt;

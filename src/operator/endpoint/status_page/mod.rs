@@ -7,7 +7,7 @@
 //! that served it — no font, no script library — so it works on a machine with no internet, and
 //! the endpoint's content security policy can forbid everything else.
 //!
-//! `/pairs.json` is a contract: its keys are listed in the README and only ever gain new ones.
+//! `/pairs.json` is a contract: its keys are listed in docs/reference.md and only ever gain new ones.
 //! It holds the `stats` event's keys (`stats.rs`) plus what the page needs to judge a pair: the
 //! two timeouts and the proxy's uptime, which is the clock of `history[].t`; and the destinations
 //! table (`destinations`), drawn under the pairs.
