@@ -7,9 +7,16 @@
 //! is written, the descriptors are gone and the slot under `--max-connections` is free, so a test
 //! (or an operator) that reads it may connect again at once.
 //!
-//! Nothing here blocks.
+//! A stop must not exit with lines unwritten, though: the main thread waits for the slots, and a
+//! pair gives its slot back before it writes its line. [`LinesInFlight`] counts the lines between
+//! the two, and a stop waits for them too.
+//!
+//! Nothing here blocks but [`LinesInFlight::wait_until_written`], once, at a stop.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use log::Level;
 
@@ -20,6 +27,45 @@ use crate::relay::close::CloseReason;
 use crate::relay::direction::Direction;
 use crate::relay::pair::Pair;
 use crate::relay::upstream::{Route, Upstream};
+
+/// How often a stop looks whether the last lines are out. They take microseconds; a condition
+/// variable would wake the stop at once, but its notify is a system call at every pair's end, for
+/// a wait that happens once in the process's life.
+const LINES_POLL: Duration = Duration::from_millis(1);
+
+/// Closing lines whose pair has given its slot back but not yet written the line.
+#[derive(Debug, Default)]
+pub struct LinesInFlight(AtomicUsize);
+
+impl LinesInFlight {
+    /// A pair's last thread is about to give its slot back: its line is in flight until the
+    /// guard drops. (SeqCst: a stop that sees the slot free must see this count.)
+    pub fn begin(&self) -> LineInFlight<'_> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        LineInFlight(self)
+    }
+
+    /// At a stop, once every slot is back: wait until every line is written, or `deadline`
+    /// passes; how many were still in flight then.
+    pub fn wait_until_written(&self, deadline: Instant) -> usize {
+        loop {
+            let pending = self.0.load(Ordering::SeqCst);
+            if pending == 0 || Instant::now() >= deadline {
+                return pending;
+            }
+            thread::sleep(LINES_POLL);
+        }
+    }
+}
+
+/// One line in flight; written (or not to be written) when dropped.
+pub struct LineInFlight<'a>(&'a LinesInFlight);
+
+impl Drop for LineInFlight<'_> {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// The way the pair went: the destinations it tried, and whether it reached one.
 pub struct Way<'a> {
@@ -89,4 +135,24 @@ pub fn count_and_close(pair: Arc<Pair>, totals: &Totals, way: Way) -> Option<(Le
     });
     drop(pair); // the last strong reference: both sockets close here
     report.map(|report| (level, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_waits_for_the_lines_still_being_written() {
+        let lines = LinesInFlight::default();
+        let soon = || Instant::now() + Duration::from_millis(20);
+        assert_eq!(lines.wait_until_written(soon()), 0);
+        let writing = lines.begin();
+        assert_eq!(
+            lines.wait_until_written(soon()),
+            1,
+            "gave up at the deadline"
+        );
+        drop(writing);
+        assert_eq!(lines.wait_until_written(soon()), 0);
+    }
 }

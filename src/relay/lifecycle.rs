@@ -33,7 +33,7 @@ use crate::relay::admission::{greet, AcceptProxy, Greeted};
 use crate::relay::channel::tap::Tap;
 use crate::relay::channel::{CopyBuffer, CopyMode, SplicePipe};
 use crate::relay::close::CloseReason;
-use crate::relay::closing;
+use crate::relay::closing::{self, LinesInFlight};
 use crate::relay::direction::Direction;
 use crate::relay::error::RelayError;
 use crate::relay::hang::HangRule;
@@ -42,13 +42,7 @@ use crate::relay::pair::Pair;
 use crate::relay::pump::{pump, Flow};
 use crate::relay::upstream::prepare::{get_ready, prime_listener};
 use crate::relay::upstream::{Route, Upstream};
-use crate::relay::workers::Workers;
-
-/// Stack for each pair thread. The pump's buffer lives in the pool, and its deepest call (a trace
-/// line being formatted) needs a few KiB: measured, a pump thread touches 8 KiB of its stack. The
-/// reservation is address space, not memory, so 256 KiB (an eighth of the 2 MiB default) buys a
-/// wide margin for free.
-pub const PAIR_STACK_SIZE: usize = 256 * 1024;
+use crate::relay::workers::{Workers, PAIR_STACK_SIZE};
 
 /// The relay: starts pairs, and gives each the same way to the destination, hang rule, way of
 /// moving bytes, counters and threads.
@@ -58,13 +52,15 @@ pub struct Relay {
     copy_mode: CopyMode,
     totals: Totals,
     workers: Arc<Workers>,
+    /// Closing lines not yet written by pairs that gave their slot back (`closing.rs`).
+    lines_in_flight: LinesInFlight,
     /// `--accept-proxy`: read each client's PROXY header first, then ask the door about it.
     accept_proxy: Option<AcceptProxy>,
 }
 
 impl Relay {
     /// A relay for the clients `listener` will accept. It gives the listener the socket options
-    /// its clients inherit ([`prepare`](crate::relay::upstream::prepare)), which is why it must see it before the first accept.
+    /// its clients inherit (`upstream/prepare.rs`), so it must see it before the first accept.
     pub fn new(
         listener: &TcpListener,
         upstream: Upstream,
@@ -80,6 +76,7 @@ impl Relay {
             copy_mode,
             totals: Totals::default(),
             workers: Workers::new(PAIR_STACK_SIZE),
+            lines_in_flight: LinesInFlight::default(),
         }))
     }
 
@@ -113,6 +110,10 @@ impl Relay {
 
     pub fn totals(&self) -> &Totals {
         &self.totals
+    }
+
+    pub fn lines_in_flight(&self) -> &LinesInFlight {
+        &self.lines_in_flight
     }
 
     pub fn workers(&self) -> &Workers {
@@ -257,6 +258,8 @@ impl Finish for Closing {
             reached,
         };
         let line = closing::count_and_close(self.pair, self.relay.totals(), way);
+        // Until the line is out: a stop waits for the slots, then for this.
+        let _in_flight = self.relay.lines_in_flight.begin();
         drop(route); // the pair's place among its destination's live pairs
         drop(self.admitted);
         drop(self.ticket);

@@ -41,6 +41,10 @@ use crate::relay::Relay;
 use crate::signals;
 use rooms::{build_rooms, choose_copy_mode, open_sockets};
 
+/// How long a stop waits for the cut pairs' lines, which take microseconds once their slots are
+/// back: a margin, inside the second a stop may take.
+const LINES_GRACE: Duration = Duration::from_millis(100);
+
 /// How long a stop waits for the dump to catch up: with the cut pairs' own grace (0.7 s), still
 /// inside the second a stop may take after the drain.
 const DUMP_FLUSH_GRACE: Duration = Duration::from_millis(250);
@@ -168,6 +172,11 @@ fn serve_until_stopped(
     let still_live = serve(listener, door, relay, stop, live);
     systemd::stopping();
     let stopped = drain_then_cut(still_live, drain);
+    // The slots are back; the lines of the last pairs to give theirs back may still be on their
+    // way to the log (a pair frees its slot first), and the summary should come after them.
+    relay
+        .lines_in_flight()
+        .wait_until_written(Instant::now() + LINES_GRACE);
     if let Some(dump) = &relay.copy_mode().dump {
         // The pairs are gone; what they read must reach the dump before we exit.
         dump.flush(Instant::now() + DUMP_FLUSH_GRACE);
