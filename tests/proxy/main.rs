@@ -17,6 +17,7 @@ mod hang;
 mod hardening;
 mod ipv6;
 mod isolation;
+mod lab;
 mod leaks;
 mod lifecycle;
 mod log_rotation;

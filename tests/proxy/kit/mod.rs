@@ -5,9 +5,9 @@
 //!
 //! | module       | holds                                                                       |
 //! |--------------|-----------------------------------------------------------------------------|
-//! | `process`    | child processes: the proxy's command line and limits, kill-on-drop, signals |
+//! | `process`    | child processes: command lines (tcpproxy, examples), limits, kill-on-drop   |
 //! | `proxy`      | a running proxy: start it, read its log, signal it, see it exit             |
-//! | `servers`    | loopback servers the proxy relays to: echo, flood, holding, deaf, faulty    |
+//! | `servers`    | loopback servers to relay to: echo, flood, holding, deaf, faulty, BIG/ok    |
 //! | `backends`   | destinations on 127.0.0.2, .3, ... that say who they are, killed and revived |
 //! | `client`     | the client side: connect (from an address), ping, drain, flood, reset       |
 //! | `procfs`     | what /proc says about a process: descriptors, threads, limits, sockets      |
