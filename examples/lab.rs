@@ -19,7 +19,7 @@ fn quit(code: i32, why: impl Display) -> ! {
     eprintln!("{why}");
     exit(code)
 }
-// Start-up (src/cli/mod.rs, src/startup.rs, src/front_door/listener.rs); exits 2 (usage) or 1.
+// Start-up (src/cli/, src/startup/, src/front_door/listener.rs); exits 2 (usage) or 1.
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (host, p, l, t) = match args.as_slice() {
@@ -58,11 +58,11 @@ fn spawn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> bool {
     started.map_err(|e| eprintln!("lab: spawn: {e}")).is_ok()
 }
 // A pair's life (src/relay/lifecycle.rs). Its own thread connects, not the accept loop: if the
-// destination is down, only this client is closed (src/relay/upstream/mod.rs bounds the wait too).
+// destination is down, only this client waits, each address for at most T (upstream/connect.rs).
 fn open(client: TcpStream, dest: &[SocketAddr], timeout: Duration) {
-    let server = match TcpStream::connect(dest) {
-        Ok(server) => server,
-        Err(e) => return eprintln!("lab: cannot connect to {dest:?}: {e}; client closed"),
+    let connect = |a: &SocketAddr| TcpStream::connect_timeout(a, timeout).ok();
+    let Some(server) = dest.iter().find_map(connect) else {
+        return eprintln!("lab: cannot connect to {dest:?} (each for {timeout:?} at most); closed");
     };
     let pair = Arc::new(Pair {
         sockets: [client, server],
