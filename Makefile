@@ -18,10 +18,13 @@ all: build
 
 # Cargo decides what is stale, so this always asks it. It builds the whole workspace: tcpproxy, the
 # demo's helpers (target/release/demo-server, demo-client; scripts/demo/) and the benchmark
-# (target/release/bench; scripts/bench/). The copy keeps ./tcpproxy current: written beside it, then
-# renamed over it, so a running ./tcpproxy keeps its old file (writing over it fails: Text file busy).
+# (target/release/bench; scripts/bench/); then the examples, which a plain build leaves out: the
+# lab's answer in 150 lines (target/release/examples/lab; examples/lab.rs). The copy keeps
+# ./tcpproxy current: written beside it, then renamed over it, so a running ./tcpproxy keeps its old
+# file (writing over it fails: Text file busy).
 build:
 	$(CARGO) build --release --locked --workspace
+	$(CARGO) build --release --locked --examples
 	cp $(BIN) ./.tcpproxy.new && mv -f ./.tcpproxy.new ./tcpproxy
 
 # The man page and the bash, zsh and fish completions, generated from the clap definition by
@@ -29,12 +32,12 @@ build:
 docs: build
 	target/release/tcpproxy-docgen $(DOCS)
 
-# The lab's acceptance test with its 10-second timeout, narrated (see README, "The lab test").
+# The lab's acceptance test with its 10-second timeout, narrated (see scripts/README.md).
 demo: build
 	scripts/big-ok-test.sh
 
 # The same test, watched: the status page on http://127.0.0.1:$(WATCH_PORT)/ shows the frozen pair
-# blocked for the whole timeout, then cut (see README, "The status page").
+# blocked for the whole timeout, then cut (see docs/operating.md, "The status page").
 WATCH_PORT ?= 9999
 watch: build
 	scripts/big-ok-test.sh --watch $(WATCH_PORT)
@@ -66,8 +69,8 @@ test-deps:
 	    { apt-get update -qq && apt-get install -y -qq $$missing; } >/dev/null || \
 	    { echo "cannot install$$missing: run 'apt-get install$$missing' as root"; exit 1; }; }
 
-# Speed, as ratios to a direct loopback connection measured in the same run (see README,
-# "Performance"). `make bench BENCH_ARGS=--quick` for a one-minute look.
+# Speed, as ratios to a direct loopback connection measured in the same run (see
+# docs/performance.md). `make bench BENCH_ARGS=--quick` for a one-minute look.
 BENCH_ARGS ?=
 bench: build
 	scripts/bench.sh $(BENCH_ARGS)
@@ -93,10 +96,12 @@ lint:
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
 # Only the proxy, its man page, completions and systemd units: the demo, the benchmark and the
-# docs generator are workspace members, not part of the product. The service's ExecStart names
+# docs generator are workspace members, not part of the product. The binary is stripped on the
+# way (install -s): the build keeps line tables for perf (debug = 1, 14 MB); the installed one
+# needs none (about 2 MB). The service's ExecStart names
 # the installed binary: scripts/systemd/tcpproxy@.service says @bindir@, replaced here.
 install: build docs
-	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tcpproxy
+	install -D -s -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tcpproxy
 	install -D -m 0644 $(DOCS)/man/tcpproxy.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcpproxy.1
 	install -D -m 0644 $(DOCS)/completions/tcpproxy.bash \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcpproxy

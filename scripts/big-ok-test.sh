@@ -13,10 +13,11 @@
 #   --client        telnet (fed through a FIFO, frozen with SIGSTOP), or fallback (bash's /dev/tcp
 #                   and a bash read loop); auto uses telnet when installed
 #   --keep          leave the demo server and proxy running afterwards, to explore
-#   --trace         run tcpproxy with -vv and show what its threads did (see README, "Watch blocking I/O")
+#   --trace         run tcpproxy with -vv and show what its threads did (see scripts/README.md,
+#                   "Watch blocking I/O")
 #   --watch PORT    serve the status page on http://127.0.0.1:PORT/ (`--metrics`; 0: any free
 #                   port, printed) and pause before client 1 and after the cut, so a browser can
-#                   watch pair 1 block, turn red and go (see README, "The status page")
+#                   watch pair 1 block, turn red and go (see docs/operating.md, "The status page")
 #   --proxy CMD     test another proxy with the same interface: CMD DEST_HOST DEST_PORT LISTEN_PORT
 #                   (it is told nothing of T; use --timeout to say what it should enforce)
 # Exit status: 0 and PASS, or 1 and FAIL with the reason.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A destination that is down: each client is closed at once with a warning in the log, the proxy
-# keeps accepting, and once the destination comes up the next client is served (SPEC §2.2).
+# keeps accepting, and once the destination comes up the next client is served.
 #
 # Usage: scripts/demo-destination-down.sh
 

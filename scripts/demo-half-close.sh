@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Half-close: a client sends its request and then EOF (shutdown of its write half), and still
 # receives the whole answer. The proxy passes the EOF on to the server and keeps the other direction
-# open (SPEC §2.4). A proxy that closed both sides at the first EOF would cut the answer short.
+# open (docs/design.md, "Half-close"). A proxy that closed both sides at the first EOF would cut the answer short.
 #
 # Usage: scripts/demo-half-close.sh [--big-size BYTES]     (default 8 MiB)
 

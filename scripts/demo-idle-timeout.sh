@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The idle rule: a client that connects and says nothing is cut after the timeout, so it cannot
-# hold a pair (two threads, two sockets) forever (SPEC §3).
+# hold a pair (two threads, two sockets) forever (docs/design.md, "The hang rule").
 #
 # Usage: scripts/demo-idle-timeout.sh [TIMEOUT]     (default 2 s)
 

@@ -4,7 +4,7 @@
 //! Most of the log is ordinary `log` macros (`debug!`, `warn!`), which both formats carry as a
 //! message. The lines a program acts on — a pair ended, a client refused, the proxy listening,
 //! the stats, the stop and the summary — are *events*: they have a name and fields with stable
-//! keys (the README lists them), and [`emit`] writes them in the chosen format. In JSON the fields
+//! keys (docs/reference.md lists them), and [`emit`] writes them in the chosen format. In JSON the fields
 //! travel as the record's message to the logger (`operator/logging.rs`), which wraps them with the
 //! time, level and thread; the text line is not made at all, and in text the JSON is not.
 //!

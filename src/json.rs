@@ -102,6 +102,13 @@ impl From<Array> for String {
     }
 }
 
+/// `value` as a JSON string, for an [`Array`] of strings.
+pub fn string(value: impl Display) -> String {
+    let mut out = String::new();
+    write_string(&mut out, value);
+    out
+}
+
 /// Write `value` as a JSON string: quotes, backslashes and control characters escaped.
 fn write_string(out: &mut String, value: impl Display) {
     out.push('"');

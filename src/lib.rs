@@ -14,16 +14,18 @@
 //!
 //! | room | owns |
 //! |---|---|
-//! | [`relay`] | one pair's data path: its lifecycle, what its threads share, the pumps, the hang rule, how a pair is cut and why it closed, the pair threads; in sub-rooms, how bytes are held ([`relay::channel`]), the way to the destination ([`relay::upstream`]) and the bookkeeping ([`relay::accounting`]) |
+//! | [`relay`] | one pair's data path: its lifecycle, what its threads share, the pumps, the hang rule, how a pair is cut and why it closed, the pair threads; in sub-rooms, how bytes are held ([`relay::channel`]), the way to the destinations ([`relay::upstream`]: the choice among them, their health, the resolver and checker threads) and the bookkeeping ([`relay::accounting`]) |
 //! | [`front_door`] | who gets in: the listener (or systemd's), the accept loop, `--allow`/`--deny`/`--max-per-client`, the pair budget, the table of live pairs, the stop flag, the drain |
-//! | [`operator`] | what the operator sees: logging, the listening line, the stats table, the traffic dump, and the `--metrics` HTTP endpoint ([`operator::endpoint`]: Prometheus metrics, the status page) |
+//! | [`operator`] | what the operator sees: logging, the listening line, the stats table and the destinations table, the traffic dump, and the `--metrics` HTTP endpoint ([`operator::endpoint`]: Prometheus metrics, the status page, `/healthz` and `/ready`) |
 //! | [`proxy_protocol`] | the PROXY protocol, read (`--accept-proxy`) and written (`--send-proxy`): a leaf that imports nothing of the rest |
 //! | [`upgrade`] | upgrade in place on SIGUSR2: argv[0] made absolute at start-up, our own fork and exec with the sockets at descriptors 3 and 4, the notify socket that hears the new process say `READY=1`, and the attempt that hands over or gives up |
 //!
-//! Around them: [`cli`] (the command line), [`startup`] (builds the rooms, opening the sockets
-//! in [`startup::sockets`], and runs the accept loop), [`signals`] (SIGTERM, SIGHUP, SIGUSR1 and
+//! Around them: [`cli`] (the command line; the options for several destinations in
+//! [`cli::destinations`]), [`startup`] (opens the sockets and builds the rooms,
+//! in [`startup::rooms`], and runs the accept loop), [`signals`] (SIGTERM, SIGHUP, SIGUSR1 and
 //! SIGUSR2 on one thread from a `signalfd`; SIGINT on ctrlc's; the stop, its "again" and its
-//! "same one twice" in [`signals::stops`]), [`error`] (start-up errors), [`events`] and
+//! "same one twice" in [`signals::stops`]), [`error`] (start-up errors),
+//! [`events`] and
 //! [`json`] (the log's events, as text for people or JSON for programs), [`units`] (bytes and
 //! seconds for people), [`ratelimit`] (at most one log line a second, for the front door and the
 //! endpoint alike). `main.rs` only parses, runs and maps errors to exit codes.
@@ -35,27 +37,27 @@
 //!
 //! ```text
 //!   main.rs
-//!     └─▶ startup       startup, sockets; cli
-//!           └─▶ signals       signals, stops, ctrl_c
-//!                 └─▶ upgrade       upgrade → attempt → ready, spawn, child; program
-//!                       └─▶ operator      announce, logging, log_lines, stats, dump,
-//!                                         endpoint/ (endpoint, http, metrics, exposition,
-//!                                                    status_page, history)
-//!                             └─▶ front_door    accept, listener, systemd, gate, allow, limits,
-//!                                               live, refusal_log, stop, shutdown, wake
-//!                                   └─▶ relay         lifecycle → pair → pump → hang;
-//!                                                     close, closing, direction, error, reset,
-//!                                                     last_out, workers,
-//!                                                     admission,
-//!                                                     channel/    (channel, buffer, tap),
-//!                                                     upstream/   (upstream, destination,
-//!                                                                  prepare, keepalive),
-//!                                                     accounting/ (accounting, activity, totals,
-//!                                                                  histogram, report)
-//!                                         └─▶ proxy_protocol   header, parse, read, v1, v2, write
-//!                                         └─▶ error            args, startup, activation, dump
-//!                                         └─▶ events → json; units, ratelimit, testing (unit
-//!                                                             tests only)
+//!     └─▶ startup       rooms
+//!     └─▶ signals       stops, ctrl_c
+//!     └─▶ upgrade       attempt → ready, spawn, child; program
+//!     └─▶ cli           destinations, values
+//!           └─▶ operator      announce, logging, log_lines, stats, destinations, text_table, dump,
+//!                             endpoint/ (endpoint, http, clients, metrics, exposition,
+//!                                        status_page, history, readiness)
+//!                 └─▶ front_door    accept, listener, systemd, gate, allow, limits, live,
+//!                                   refusal_log, stop, shutdown, wake
+//!                       └─▶ relay         lifecycle → pair → pump → hang;
+//!                                         close, closing, direction, error, reset, last_out,
+//!                                         workers, admission,
+//!                                         channel/    (channel, buffer, tap),
+//!                                         upstream/   (upstream, pool → balance, destination →
+//!                                                      health, name, addresses, connect, route,
+//!                                                      resolver, checker, prepare, keepalive),
+//!                                         accounting/ (accounting, activity, totals, histogram,
+//!                                                      report)
+//!                             └─▶ proxy_protocol   header, parse, read, v1, v2, write
+//!                             └─▶ error            args, startup, activation, dump
+//!                             └─▶ events → json; units, ratelimit, testing (unit tests only)
 //! ```
 //!
 //! Inside the relay, too, the arrows point down: [`relay::lifecycle`] drives a

@@ -4,22 +4,34 @@
 //! so the rest of the program never sees a port of 0 where one is needed or a negative timeout. We use
 //! clap because it gives `--help`, `--version`, "did you mean" hints and the Unix convention of exit
 //! status 2 with a usage line for free; a hand-written parser would need a hundred lines to match it.
+//! The options for several destinations are [`destinations`]'.
+
+pub mod destinations;
+pub mod values;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Parser};
 
-use crate::error::ArgError;
 use crate::events::LogFormat;
 use crate::front_door::allow::Cidr;
 use crate::operator::endpoint;
 use crate::proxy_protocol::Version;
-use crate::relay::upstream::keepalive;
+use destinations::DestinationOptions;
+use values::{
+    bind_address, destination_port, host, keepalive_seconds, listen_port, log_format,
+    proxy_version, seconds, stats_interval,
+};
 
 /// The lab's 10-second hang rule, and the same patience for a slow destination.
 pub const DEFAULT_TIMEOUT_SECS: &str = "10";
+
+/// `--stats-interval` below a second is a log flood (0.001 wrote 4,002 lines in 2 s), not a
+/// report: the table is for people, and the status page is live anyway.
+pub const MIN_STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Signals, exit status, environment: in `--help` and the man page alike.
 const AFTER_HELP: &str = "\
@@ -67,7 +79,7 @@ pub struct Options {
     pub listen_port: u16,
 
     /// Address to listen on [default: all interfaces, IPv4 and IPv6]
-    #[arg(long, value_name = "ADDR", value_parser = host)]
+    #[arg(long, value_name = "ADDR", value_parser = bind_address)]
     pub bind: Option<String>,
 
     /// Hang timeout: cut a pair that stalls or idles this long (0 disables both rules)
@@ -118,9 +130,10 @@ pub struct Options {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Log lines for people (text) or one JSON object a line for programs (json; keys in the
-    /// README)
-    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = log_format)]
+    /// Log lines for people (text) or one JSON object a line for programs (json; keys in
+    /// docs/reference.md)
+    #[arg(long, value_name = "FORMAT", default_value = "text",
+          value_parser = PossibleValuesParser::new(["text", "json"]).try_map(log_format))]
     pub log_format: LogFormat,
 
     /// How bytes are moved: copy (read/write through a buffer) or splice (zero-copy through a
@@ -131,8 +144,7 @@ pub struct Options {
     pub copy_mode: String,
 
     /// On SIGTERM/SIGINT, stop accepting at once but let live pairs run to their natural end for
-    /// up to SECS seconds (the hang rule still applies), then reset the rest [default: 0: reset
-    /// them at once]
+    /// up to SECS (the hang rule still applies), then reset the rest (0: reset them at once)
     #[arg(long, value_name = "SECS", default_value = "0", value_parser = seconds,
           allow_negative_numbers = true)]
     pub drain: Duration,
@@ -141,8 +153,8 @@ pub struct Options {
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
-    /// Also log the live stats table every SECS seconds (0 = only on SIGUSR1) [default: 0]
-    #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
+    /// Also log the live stats table every SECS (at least 1 s; 0 = only on SIGUSR1) [default: 0]
+    #[arg(long, value_name = "SECS", value_parser = stats_interval, allow_negative_numbers = true)]
     pub stats_interval: Option<Duration>,
 
     /// Record every pair's bytes: into files pair-ID-c2s.bin and pair-ID-s2c.bin in a new
@@ -153,7 +165,8 @@ pub struct Options {
 
     /// Begin each destination connection with a PROXY protocol header (v1 text, v2 binary)
     /// carrying the client's address, for HAProxy's accept-proxy or nginx's proxy_protocol
-    #[arg(long, value_name = "VERSION", value_parser = proxy_version)]
+    #[arg(long, value_name = "VERSION",
+          value_parser = PossibleValuesParser::new(["v1", "v2"]).try_map(proxy_version))]
     pub send_proxy: Option<Version>,
 
     /// Connect to the destination from this local IP address (for a destination that expects
@@ -163,14 +176,17 @@ pub struct Options {
 
     /// TCP keepalive on both sockets of every pair: a peer gone without a FIN or reset is found
     /// out, and its pair ended, within about SECS (1-32767; SECS/2 idle, then probes) [default: off]
-    #[arg(long, value_name = "SECS",
-          value_parser = clap::value_parser!(u32).range(1..=i64::from(keepalive::MAX_SECS)))]
+    #[arg(long, value_name = "SECS", value_parser = keepalive_seconds)]
     pub keepalive: Option<u32>,
 
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics (an IP and a port, or
-    /// localhost:PORT; port 0 picks one and logs it), from one more thread
+    /// localhost:PORT; port 0 picks one and logs it), from one more thread; also the status page
+    /// at /, and /healthz and /ready (503 while every destination is down, or stopping)
     #[arg(long, value_name = "ADDR:PORT", value_parser = endpoint::parse_address)]
     pub metrics: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub upstream: DestinationOptions,
 }
 
 impl Options {
@@ -183,59 +199,6 @@ impl Options {
     pub fn stats_interval(&self) -> Option<Duration> {
         self.stats_interval.filter(|every| !every.is_zero())
     }
-}
-
-fn host(text: &str) -> Result<String, ArgError> {
-    // `[::1]` is how people write an IPv6 host next to a port; the resolver wants it bare.
-    let bare = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    if bare.is_empty() {
-        return Err(ArgError::EmptyHost);
-    }
-    Ok(bare.to_string())
-}
-
-fn destination_port(text: &str) -> Result<u16, ArgError> {
-    match text.parse::<u16>() {
-        Ok(0) => Err(ArgError::DestinationPortZero),
-        Ok(port) => Ok(port),
-        Err(_) => Err(ArgError::NotAPort {
-            text: text.to_string(),
-            range: "1-65535",
-        }),
-    }
-}
-
-fn listen_port(text: &str) -> Result<u16, ArgError> {
-    text.parse::<u16>().map_err(|_| ArgError::NotAPort {
-        text: text.to_string(),
-        range: "1-65535, or 0 for any free port",
-    })
-}
-
-fn log_format(text: &str) -> Result<LogFormat, ArgError> {
-    match text {
-        "text" => Ok(LogFormat::Text),
-        "json" => Ok(LogFormat::Json),
-        _ => Err(ArgError::NotALogFormat(text.to_string())),
-    }
-}
-
-fn proxy_version(text: &str) -> Result<Version, ArgError> {
-    Version::parse(text).ok_or_else(|| ArgError::NotAProxyVersion(text.to_string()))
-}
-
-/// Seconds as a whole or decimal number (`10`, `0.5`), never negative.
-fn seconds(text: &str) -> Result<Duration, ArgError> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| ArgError::NotSeconds(text.to_string()))?;
-    if secs < 0.0 {
-        return Err(ArgError::NegativeSeconds(text.to_string()));
-    }
-    Duration::try_from_secs_f64(secs).map_err(|_| ArgError::SecondsOutOfRange(text.to_string()))
 }
 
 #[cfg(test)]

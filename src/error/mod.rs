@@ -19,6 +19,6 @@ mod dump;
 mod startup;
 
 pub use activation::ActivationError;
-pub use args::ArgError;
+pub use args::{ArgError, DurationError};
 pub use dump::DumpError;
 pub use startup::{BudgetTooSmall, StartupError};

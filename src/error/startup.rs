@@ -59,6 +59,11 @@ pub enum StartupError {
         path: PathBuf,
         source: io::Error,
     },
+    /// The log file opened, but the first line did not go in (`/dev/full`, a full disk).
+    LogWrite {
+        path: PathBuf,
+        source: io::Error,
+    },
     Logger(log::SetLoggerError),
     /// A signal could not be routed where it belongs (`what` says which and how).
     Signal {
@@ -81,6 +86,11 @@ pub enum StartupError {
     SourceFamily {
         source: IpAddr,
         destination: String,
+    },
+    /// More destinations than a pair can keep track of.
+    TooManyDestinations {
+        given: usize,
+        most: usize,
     },
 }
 
@@ -121,17 +131,18 @@ impl fmt::Display for StartupError {
             LogFile { path, source } => {
                 write!(f, "cannot open log file {}: {source}", path.display())
             }
+            LogWrite { path, source } => {
+                write!(f, "cannot write the log file {}: {source}", path.display())
+            }
             Logger(e) => write!(f, "cannot set up logging: {e}"),
             Signal { what, source } => write!(f, "cannot {what}: {source}"),
             Thread { name, source } => write!(f, "cannot start the {name} thread: {source}"),
             CtrlC(e) => write!(f, "cannot catch SIGINT (ctrlc): {e}"),
             Dump(e) => e.fmt(f),
-            Source { source, error } => {
-                write!(
-                    f,
-                    "cannot use --source {source}: {error} (is it an address of this host?)"
-                )
-            }
+            Source { source, error } => write!(
+                f,
+                "cannot use --source {source}: {error} (is it an address of this host?)"
+            ),
             SourceFamily {
                 source,
                 destination,
@@ -140,6 +151,9 @@ impl fmt::Display for StartupError {
                 "--source {source} and the destination {destination} have no address family in \
                  common"
             ),
+            TooManyDestinations { given, most } => {
+                write!(f, "{given} destinations given; at most {most} are allowed")
+            }
         }
     }
 }
@@ -185,6 +199,7 @@ impl std::error::Error for StartupError {
             | StartupError::Metrics { source: e, .. }
             | StartupError::ListeningAddress(e)
             | StartupError::LogFile { source: e, .. }
+            | StartupError::LogWrite { source: e, .. }
             | StartupError::Thread { source: e, .. }
             | StartupError::Source { error: e, .. } => Some(e),
             StartupError::Dump(e) => Some(e),

@@ -17,6 +17,7 @@ use crate::events::{self, Importance, LogFormat};
 use crate::front_door::gate::{DoorCounts, Refusal};
 use crate::front_door::listener;
 use crate::front_door::shutdown::StopReport;
+use crate::json::{self, Array};
 use crate::operator::logging;
 use crate::relay::accounting::totals::Totals;
 use crate::units::Timeout;
@@ -27,11 +28,18 @@ pub struct Announcement<'a> {
     pub listen: SocketAddr,
     /// Where the listener came from, e.g. " (from systemd: descriptor 3, 'tcpproxy')", or "".
     pub origin: &'a str,
+    /// Every destination and, with several, how they are chosen and watched.
     pub destination: &'a str,
+    /// HOST:PORT of each destination, as given.
+    pub destinations: &'a [String],
+    /// `--balance`.
+    pub balance: &'a str,
     pub timeout: Duration,
     pub idle_timeout: Duration,
     pub connect_timeout: Duration,
     pub max_connections: usize,
+    /// `--drain`: how long a stop lets live pairs finish (zero: not at all).
+    pub drain: Duration,
     /// The metrics endpoint's bound address, with `--metrics`.
     pub metrics: Option<SocketAddr>,
 }
@@ -39,8 +47,13 @@ pub struct Announcement<'a> {
 impl Announcement<'_> {
     /// Log the line, as text or as a `listening` event.
     pub fn announce(&self) {
+        // Every duration in seconds, however it was written (`2m`, `500ms`): what was understood.
+        let drain = match self.drain.is_zero() {
+            true => String::new(),
+            false => format!(", drain {}", Timeout(self.drain)),
+        };
         let text = format!(
-            "listening on {}{}, relaying to {}; timeout {}, idle timeout {}, connect timeout {}, \
+            "listening on {}{}, relaying to {}; timeout {}, idle timeout {}, connect timeout {}{}, \
              max {} pairs",
             listener::describe(self.listen),
             self.origin,
@@ -48,20 +61,32 @@ impl Announcement<'_> {
             Timeout(self.timeout),
             Timeout(self.idle_timeout),
             Timeout(self.connect_timeout),
+            drain,
             self.max_connections,
         );
         events::emit(Level::Info, Importance::Always, "listening", text, |out| {
             out.str("listen", self.listen)
                 .str("destination", self.destination)
+                .json("destinations", names(self.destinations))
+                .str("balance", self.balance)
                 .f64("timeout_s", self.timeout.as_secs_f64())
                 .f64("idle_timeout_s", self.idle_timeout.as_secs_f64())
                 .f64("connect_timeout_s", self.connect_timeout.as_secs_f64())
+                .f64("drain_s", self.drain.as_secs_f64())
                 .u64("max_connections", self.max_connections as u64);
             if let Some(address) = self.metrics {
                 out.str("metrics", address);
             }
         });
     }
+}
+
+fn names(destinations: &[String]) -> Array {
+    let mut names = Array::default();
+    for name in destinations {
+        names.push(json::string(name));
+    }
+    names
 }
 
 /// The summary, after a stop: what the relay carried, what the door refused, what the stop cut.

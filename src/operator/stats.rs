@@ -11,7 +11,6 @@
 //! reading of the numbers that both print (and the metrics reuse). Nothing here blocks but the
 //! log line's write.
 
-use std::fmt::Write as _;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -22,10 +21,12 @@ use crate::front_door::gate::DoorCounts;
 use crate::front_door::gate::Refusal;
 use crate::front_door::live::Directory;
 use crate::json::{Array, Object};
+use crate::operator::{destinations, text_table};
 use crate::relay::accounting::activity::Snapshot;
 use crate::relay::accounting::totals::HangCuts;
 use crate::relay::direction::Direction;
 use crate::relay::pair::Pair;
+use crate::relay::upstream::destination::View;
 use crate::relay::Relay;
 use crate::units::Bytes;
 
@@ -52,6 +53,8 @@ pub struct Report {
     pub threads: Option<u64>,
     pub parked: usize,
     pub dump_dropped: Option<u64>,
+    /// Every destination, in order: its health, addresses and pairs.
+    pub destinations: Vec<View>,
 }
 
 /// One live pair, as the table shows it.
@@ -92,6 +95,7 @@ pub fn gather(sources: &Sources) -> Report {
         threads: thread_count(),
         parked: relay.workers().parked(),
         dump_dropped: relay.copy_mode().dump.as_ref().map(|d| d.dropped_bytes()),
+        destinations: relay.upstream().pool.views(),
         pairs,
     }
 }
@@ -116,7 +120,7 @@ impl PairRow {
             id: pair.id(),
             client: pair.client_addr().to_string(),
             destination: pair.server_addr().map_or_else(
-                || relay.upstream().destination.to_string(),
+                || relay.upstream().pool.first().name().to_string(),
                 |a| a.to_string(),
             ),
             age: pair.age(),
@@ -129,7 +133,7 @@ impl PairRow {
         }
     }
 
-    /// For programs: the keys the README lists for a stats row (and `/pairs.json`).
+    /// For programs: the keys docs/reference.md lists for a stats row (and `/pairs.json`).
     pub fn fields(&self, out: &mut Object) {
         let mut c_to_s = Object::new();
         self.directions[0].fields(&mut c_to_s);
@@ -145,8 +149,8 @@ impl PairRow {
             .json("s_to_c", s_to_c.finish());
     }
 
-    fn cells(&self) -> [String; 8] {
-        [
+    fn cells(&self) -> Vec<String> {
+        vec![
             self.id.to_string(),
             self.client.clone(),
             self.destination.clone(),
@@ -160,7 +164,8 @@ impl PairRow {
 }
 
 impl Report {
-    /// The `stats` event's fields: the totals, then `pairs`, one object a row.
+    /// The `stats` event's fields: the totals, then `pairs`, one object a row, and
+    /// `destinations`.
     fn fields(&self, out: &mut Object) {
         self.totals(out);
         let mut rows = Array::default();
@@ -169,10 +174,11 @@ impl Report {
             pair.fields(&mut row);
             rows.push(row.finish());
         }
-        out.json("pairs", rows);
+        out.json("pairs", rows)
+            .json("destinations", destinations::array(&self.destinations));
     }
 
-    /// The totals' keys, as the README lists them for the `stats` event (and `/pairs.json`).
+    /// The totals' keys, as docs/reference.md lists them for the `stats` event (and `/pairs.json`).
     pub fn totals(&self, out: &mut Object) {
         let mut cuts = Object::new();
         cuts.u64("stall_toward_client", self.hang_cuts.stall_toward_client)
@@ -199,8 +205,8 @@ impl Report {
     }
 }
 
-/// The table for people: a totals line, then one aligned row per live pair, each line marked
-/// `stats` (the logger gives every line its own time, level and thread).
+/// The table for people: a totals line, then one aligned row per live pair and one per
+/// destination, each line marked `stats` (`text_table.rs`).
 struct TextTable<'a>(&'a Report);
 
 impl std::fmt::Display for TextTable<'_> {
@@ -240,23 +246,14 @@ impl std::fmt::Display for TextTable<'_> {
             "c->s",
             "s->c",
         ];
-        let lines: Vec<[String; 8]> = std::iter::once(header.map(String::from))
-            .chain(report.pairs.iter().map(PairRow::cells))
+        let rows: Vec<Vec<String>> = report.pairs.iter().map(PairRow::cells).collect();
+        text_table::write(f, &header, &rows)?;
+        let rows: Vec<Vec<String>> = report
+            .destinations
+            .iter()
+            .map(destinations::cells)
             .collect();
-        let mut widths = [0; 8];
-        for row in &lines {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        for row in &lines {
-            let mut line = String::from("\nstats ");
-            for (cell, width) in row.iter().zip(widths) {
-                let _ = write!(line, " {cell:<width$} ");
-            }
-            f.write_str(line.trim_end())?;
-        }
-        Ok(())
+        text_table::write(f, &destinations::HEADER, &rows)
     }
 }
 

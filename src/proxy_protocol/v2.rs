@@ -215,11 +215,11 @@ mod tests {
         let err = |bytes: &[u8]| parse(bytes).unwrap_err();
         assert!(matches!(
             err(&fixed(0x31, TCP4, 12)[..13]),
-            HeaderError::Malformed(_)
+            HeaderError::Malformed("the version after the v2 signature is not 2")
         ));
         assert!(matches!(
             err(&fixed(0x22, TCP4, 12)[..13]),
-            HeaderError::Malformed(_)
+            HeaderError::Malformed("the v2 command is neither LOCAL nor PROXY")
         ));
         let family = err(&fixed(0x21, 0x13, 12)[..14]);
         assert_eq!(
@@ -246,5 +246,25 @@ mod tests {
             Parsed::Incomplete { missing: 4 }
         );
         assert_eq!(parse(&bytes).unwrap(), Parsed::Incomplete { missing: 12 });
+    }
+
+    #[test]
+    fn the_announced_length_may_be_the_limit_and_not_one_byte_more() {
+        let limit = u16::try_from(MAX_LENGTH).unwrap();
+        // LOCAL carries no addresses the parser checks: the block may be any bytes.
+        let at_limit = fixed(0x20, 0x00, limit);
+        assert_eq!(
+            parse(&at_limit).unwrap(),
+            Parsed::Incomplete {
+                missing: MAX_LENGTH
+            }
+        );
+        let whole = [at_limit, vec![0; MAX_LENGTH]].concat();
+        assert_eq!(done(&whole), (None, FIXED + MAX_LENGTH));
+        let over = parse(&fixed(0x20, 0x00, limit + 1)).unwrap_err();
+        assert!(
+            matches!(over, HeaderError::TooLong { announced: Some(n), limit: MAX_LENGTH } if n == MAX_LENGTH + 1),
+            "{over:?}"
+        );
     }
 }

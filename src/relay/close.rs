@@ -75,7 +75,7 @@ impl CloseReason {
 }
 
 /// A close reason without its details: a short, stable name that programs may match on. The
-/// words are a contract (documented in the README): add new ones, never rename.
+/// words are a contract (documented in docs/reference.md): add new ones, never rename.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CloseCode {
     BothEof,

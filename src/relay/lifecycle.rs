@@ -33,7 +33,7 @@ use crate::relay::admission::{greet, AcceptProxy, Greeted};
 use crate::relay::channel::tap::Tap;
 use crate::relay::channel::{CopyBuffer, CopyMode, SplicePipe};
 use crate::relay::close::CloseReason;
-use crate::relay::closing;
+use crate::relay::closing::{self, LinesInFlight};
 use crate::relay::direction::Direction;
 use crate::relay::error::RelayError;
 use crate::relay::hang::HangRule;
@@ -41,14 +41,8 @@ use crate::relay::last_out::{Finish, Share};
 use crate::relay::pair::Pair;
 use crate::relay::pump::{pump, Flow};
 use crate::relay::upstream::prepare::{get_ready, prime_listener};
-use crate::relay::upstream::Upstream;
-use crate::relay::workers::Workers;
-
-/// Stack for each pair thread. The pump's buffer lives in the pool, and its deepest call (a trace
-/// line being formatted) needs a few KiB: measured, a pump thread touches 8 KiB of its stack. The
-/// reservation is address space, not memory, so 256 KiB (an eighth of the 2 MiB default) buys a
-/// wide margin for free.
-pub const PAIR_STACK_SIZE: usize = 256 * 1024;
+use crate::relay::upstream::{Route, Upstream};
+use crate::relay::workers::{Workers, PAIR_STACK_SIZE};
 
 /// The relay: starts pairs, and gives each the same way to the destination, hang rule, way of
 /// moving bytes, counters and threads.
@@ -58,13 +52,15 @@ pub struct Relay {
     copy_mode: CopyMode,
     totals: Totals,
     workers: Arc<Workers>,
+    /// Closing lines not yet written by pairs that gave their slot back (`closing.rs`).
+    lines_in_flight: LinesInFlight,
     /// `--accept-proxy`: read each client's PROXY header first, then ask the door about it.
     accept_proxy: Option<AcceptProxy>,
 }
 
 impl Relay {
     /// A relay for the clients `listener` will accept. It gives the listener the socket options
-    /// its clients inherit ([`prepare`](crate::relay::upstream::prepare)), which is why it must see it before the first accept.
+    /// its clients inherit (`upstream/prepare.rs`), so it must see it before the first accept.
     pub fn new(
         listener: &TcpListener,
         upstream: Upstream,
@@ -80,6 +76,7 @@ impl Relay {
             copy_mode,
             totals: Totals::default(),
             workers: Workers::new(PAIR_STACK_SIZE),
+            lines_in_flight: LinesInFlight::default(),
         }))
     }
 
@@ -104,6 +101,7 @@ impl Relay {
             reached_destination: AtomicBool::new(false),
             refused: AtomicBool::new(false),
             admitted: OnceLock::new(),
+            route: OnceLock::new(),
             ticket: Box::new(ticket),
         };
         let label = thread_label(closing.pair.id(), Direction::ClientToServer);
@@ -112,6 +110,10 @@ impl Relay {
 
     pub fn totals(&self) -> &Totals {
         &self.totals
+    }
+
+    pub fn lines_in_flight(&self) -> &LinesInFlight {
+        &self.lines_in_flight
     }
 
     pub fn workers(&self) -> &Workers {
@@ -137,6 +139,7 @@ fn thread_label(id: u64, dir: Direction) -> String {
 /// ([`Closing::finish`]).
 fn run(closing: Share<Closing>) {
     let (pair, relay) = (&closing.pair, &closing.relay);
+    pair.record_listen();
     if !admitted(&closing) {
         return;
     }
@@ -177,12 +180,15 @@ fn admitted(closing: &Closing) -> bool {
     }
 }
 
-/// Connect to the destination (blocking, within `--connect-timeout`); on failure end the pair,
-/// which resets the client, and return `None`.
+/// Connect to a destination (blocking, within `--connect-timeout` for each address tried, failing
+/// over to the next destination); on failure end the pair, which resets the client, and return
+/// `None`. A pair ended meanwhile (a stop) tries no further destination.
 fn connect(closing: &Closing) -> Option<(TcpStream, SocketAddr)> {
     let (pair, relay) = (&closing.pair, &closing.relay);
     let connecting = relay.totals.connecting();
-    match relay.upstream.connect() {
+    let (route, connected) = relay.upstream.connect(&|| pair.reason().is_some());
+    let _ = closing.route.set(route); // set once, by this thread alone
+    match connected {
         Ok((server, addr)) => {
             connecting.connected();
             pair.record_source(&server);
@@ -224,6 +230,9 @@ struct Closing {
     refused: AtomicBool,
     /// `--accept-proxy`: the client's place under `--max-per-client`, given back with the ticket.
     admitted: OnceLock<Box<dyn Send + Sync>>,
+    /// The destinations tried, and the pair's place among the live pairs of the one it reached:
+    /// given back with the slot.
+    route: OnceLock<Route>,
     /// Dropped before the log line: whoever waits on it learns that the pair's slot is free, and
     /// a reader of the line may connect again at once.
     ticket: Box<dyn Send + Sync>,
@@ -242,7 +251,16 @@ impl Finish for Closing {
         }
         let reached = self.reached_destination.load(Ordering::Relaxed);
         let upstream = self.relay.upstream();
-        let line = closing::count_and_close(self.pair, self.relay.totals(), upstream, reached);
+        let route = self.route.into_inner();
+        let way = closing::Way {
+            upstream,
+            route: route.as_ref(),
+            reached,
+        };
+        let line = closing::count_and_close(self.pair, self.relay.totals(), way);
+        // Until the line is out: a stop waits for the slots, then for this.
+        let _in_flight = self.relay.lines_in_flight.begin();
+        drop(route); // the pair's place among its destination's live pairs
         drop(self.admitted);
         drop(self.ticket);
         if let Some((level, report)) = line {

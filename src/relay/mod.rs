@@ -13,7 +13,8 @@
 //! Three sub-rooms hold what a student may skip on a first reading:
 //! - [`channel`]: how a pump holds bytes between its read and its write (a buffer from the pool,
 //!   or a splice pipe) and the `--dump` tap;
-//! - [`upstream`]: the way to the destination (resolving, connecting, `--source`, socket options,
+//! - [`upstream`]: the way to the destinations (resolving and re-resolving, the choice by
+//!   `--balance`, failover, health and checks, connecting, `--source`, socket options,
 //!   `--keepalive`, `--send-proxy`);
 //! - [`accounting`]: what each pump is doing, the totals, the histograms, the closing line.
 //!

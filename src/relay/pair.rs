@@ -32,6 +32,8 @@ pub struct Pair {
     /// `--accept-proxy`: the client and the address it reached, as its PROXY header named them.
     announced: OnceLock<Endpoints>,
     server: OnceLock<(TcpStream, SocketAddr)>,
+    /// The address the client reached, recorded while the socket is healthy (see `source`).
+    listen: OnceLock<SocketAddr>,
     /// Our end of the destination connection, recorded while it is connected (a reset socket
     /// forgets its address), and only when a pair line will be written.
     source: OnceLock<SocketAddr>,
@@ -52,6 +54,7 @@ impl Pair {
             client_addr,
             announced: OnceLock::new(),
             server: OnceLock::new(),
+            listen: OnceLock::new(),
             source: OnceLock::new(),
             clock: HangClock::start(rule),
             ending: Ending::default(),
@@ -95,10 +98,31 @@ impl Pair {
     }
 
     /// Our listening address, as the client reached it (an IPv4 client of the dual-stack socket
-    /// reached an IPv4 address, whatever the socket calls it).
+    /// reached an IPv4 address, whatever the socket calls it): as recorded while the socket was
+    /// healthy, or read now.
     pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen
+            .get()
+            .copied()
+            .or_else(|| self.read_listen_addr())
+    }
+
+    fn read_listen_addr(&self) -> Option<SocketAddr> {
         let addr = self.client.local_addr().ok()?;
         Some(SocketAddr::new(addr.ip().to_canonical(), addr.port()))
+    }
+
+    /// Note the address the client reached, for the pair's closing line, before anything can
+    /// reset the socket: a reset socket forgets its address, and `getsockname` then says `[::]`
+    /// (the wildcard the listener is bound to). One call, skipped when no pair line can be
+    /// written, as for [`Pair::record_source`].
+    pub fn record_listen(&self) {
+        if !log::log_enabled!(target: crate::events::EVENT_TARGET, log::Level::Warn) {
+            return;
+        }
+        if let Some(addr) = self.read_listen_addr() {
+            let _ = self.listen.set(addr);
+        }
     }
 
     /// Our end of the destination connection: the client address the destination sees.

@@ -47,7 +47,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{error, info, warn};
+use log::{error, info};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -199,16 +199,10 @@ fn give_up(watcher: &Watcher, what: &str, error: nix::errno::Errno) {
     watcher.stopping.without_signal();
 }
 
-/// SIGHUP: reopen the log file, saying so in the old file and in the new one.
+/// SIGHUP: reopen the log file (`operator/logging.rs` says how it reports).
 fn reopen(watcher: &Watcher) {
-    let Some(log_file) = &watcher.log_file else {
-        info!("SIGHUP received: no --log-file to reopen; nothing else to do");
-        return;
-    };
-    let path = log_file.path().display();
-    info!("SIGHUP received: reopening the log file {path}");
-    match log_file.reopen() {
-        Ok(()) => info!("log file {path} reopened (SIGHUP)"),
-        Err(e) => warn!("cannot reopen the log file {path}: {e}; still writing to the old one"),
+    match &watcher.log_file {
+        Some(log_file) => log_file.reopen_on_sighup(),
+        None => info!("SIGHUP received: no --log-file to reopen; nothing else to do"),
     }
 }

@@ -6,29 +6,25 @@
 //! 1. block the signals before any thread exists, so every thread inherits the mask and each
 //!    signal can only ever reach the thread meant for it (`signals/`);
 //! 2. logging, then the limits (so the pair budget is known before any buffer is reserved);
-//! 3. resolve the destination, bind the listener and the `--metrics` socket, or take those that
-//!    systemd or a previous tcpproxy passed ([`sockets`]; any of it can fail: exit 1, one line);
+//! 3. resolve the destinations, bind the listener and the `--metrics` socket, or take those that
+//!    systemd or a previous tcpproxy passed (any of it can fail: exit 1, one line);
 //! 4. the relay, the `signals` thread (from a `signalfd`), ctrlc's (SIGINT), and with `--metrics`
 //!    the `metrics` thread;
 //! 5. only then the listening line (and `READY=1` to systemd, or to the process upgrading to us):
 //!    whoever reads it may rely on all of the above.
 //!
-//! Blocking: the main thread, in [`serve`] (the accept loop) until a stop.
+//! Blocking: the main thread, in [`serve`] (the accept loop) until a stop. The rooms themselves
+//! are built in [`rooms`].
 
-pub mod sockets;
+pub mod rooms;
 
-use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::info;
-
 use crate::cli::Options;
 use crate::error::StartupError;
 use crate::front_door::accept::{serve, Door};
-use crate::front_door::allow::AllowList;
-use crate::front_door::gate::{DoorCounts, Gate, Rules};
 use crate::front_door::limits;
 use crate::front_door::listener;
 use crate::front_door::live::LivePairs;
@@ -39,20 +35,20 @@ use crate::front_door::wake::Wakeable;
 use crate::operator::announce::{self, Announcement};
 use crate::operator::endpoint::history::{self, History};
 use crate::operator::endpoint::metrics::Metrics;
+use crate::operator::endpoint::readiness::Readiness;
 use crate::operator::endpoint::status_page::{Status, Timeouts};
 use crate::operator::logging::LogFile;
-use crate::operator::{dump, endpoint, logging, stats};
-use crate::relay::admission::AcceptProxy;
-use crate::relay::channel::buffer::BufferPool;
-use crate::relay::channel::{self, CopyMode, PipeBudget};
-use crate::relay::hang::HangRule;
-use crate::relay::upstream::keepalive::Keepalive;
-use crate::relay::upstream::{Destination, Upstream};
+use crate::operator::{endpoint, logging, stats};
+use crate::relay::upstream::Pool;
 use crate::relay::Relay;
 use crate::signals::{self, stops::Stopping};
-use crate::startup::sockets::Opened;
 use crate::upgrade::program::{Program, ProgramError};
 use crate::upgrade::{Sockets, Upgrader};
+use rooms::{build_rooms, choose_copy_mode, open_sockets};
+
+/// How long a stop waits for the cut pairs' lines, which take microseconds once their slots are
+/// back: a margin, inside the second a stop may take.
+const LINES_GRACE: Duration = Duration::from_millis(100);
 
 /// How long a stop waits for the dump to catch up: with the cut pairs' own grace (0.7 s), still
 /// inside the second a stop may take after the drain.
@@ -71,24 +67,19 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     )?;
     let open_files = limits::raise_open_file_limit();
     let max_connections = limits::choose_max_connections(options.max_connections, open_files)?;
-    let Opened {
-        destination,
-        listener,
-        origin,
-        metrics,
-    } = sockets::open(options)?;
-    let listening = listener
-        .local_addr()
-        .map_err(StartupError::ListeningAddress)?;
-    listener::refuse_relaying_to_ourselves(listening, destination.addresses())?;
-    let described = destination.describe();
-    let copy_mode = choose_copy_mode(options, max_connections, open_files)?;
-    let (door, relay) = build_rooms(options, &listener, destination, copy_mode, max_connections)
-        .map_err(|source| StartupError::Listen {
-            address: listening,
-            source,
-        })?;
-    let listener = Arc::new(listener);
+    let opened = open_sockets(options)?;
+    let listening = (opened.listener.local_addr()).map_err(StartupError::ListeningAddress)?;
+    let (door, relay) = rooms_for(
+        options,
+        &opened.listener,
+        opened.pool,
+        (max_connections, open_files),
+    )?;
+    let watch = &options.upstream;
+    let upstream = relay.upstream();
+    upstream.start_watchers(watch.resolve_interval, watch.check_interval())?;
+    let described = upstream.describe(watch.check_interval(), watch.resolve_interval);
+    let listener = Arc::new(opened.listener);
     let live = LivePairs::default();
     let stop = Arc::new(Stop::default());
     let operator = Operator {
@@ -97,19 +88,26 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
         live: &live,
         stop: &stop,
     };
-    let metrics = metrics.map(|(socket, origin)| (Arc::new(socket), origin));
-    let (metrics_at, upgrader) = operator.start(options, log_file, program, &listener, metrics)?;
+    let metrics = (opened.metrics).map(|(socket, origin)| (Arc::new(socket), origin));
+    let sockets = (&listener, metrics);
+    let (metrics_at, upgrader) = operator.start(options, log_file.clone(), program, sockets)?;
     Announcement {
         listen: listening,
-        origin: &origin,
+        origin: &opened.origin,
         destination: &described,
+        destinations: &upstream.pool.names(),
+        balance: upstream.pool.balance().as_str(),
         timeout: options.timeout,
         idle_timeout: options.idle_timeout(),
         connect_timeout: options.connect_timeout,
         max_connections,
+        drain: options.drain,
         metrics: metrics_at,
     }
     .announce();
+    if let Some(file) = &log_file {
+        file.check_written()?;
+    }
     systemd::ready(listening);
     let still_live = serve(listener, &door, &relay, &stop, live);
     upgrader.close();
@@ -117,42 +115,24 @@ pub fn run(options: &Options) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// The front door and the relay behind it, from the command line. The relay gives `listener`
-/// the socket options its clients inherit, which can fail.
-fn build_rooms(
+/// The front door and the relay, on the sockets opened; never relaying to ourselves.
+fn rooms_for(
     options: &Options,
-    listener: &TcpListener,
-    destination: Destination,
-    copy_mode: CopyMode,
-    max_connections: usize,
-) -> io::Result<(Door, Arc<Relay>)> {
-    let upstream = Upstream {
-        destination,
-        connect_timeout: (!options.connect_timeout.is_zero()).then_some(options.connect_timeout),
-        send_proxy: options.send_proxy,
-        source: options.source,
-        keepalive: options.keepalive.map(Keepalive::within),
-    };
-    let rule = HangRule::new(options.timeout, options.idle_timeout());
-    let counts = Arc::new(DoorCounts::default());
-    let rules = Rules {
-        allow: AllowList::new(options.allow.clone()),
-        deny: AllowList::new(options.deny.clone()),
-        max_per_client: options.max_per_client,
-    };
-    let gate = Gate::new(rules, Arc::clone(&counts));
-    let accept_proxy = options.accept_proxy.then(|| AcceptProxy {
-        admission: Arc::new(Arc::clone(&gate)),
-        header_timeout: header_timeout(options),
-    });
-    let relay = Relay::new(listener, upstream, rule, copy_mode, accept_proxy)?;
-    let door = Door {
-        gate,
-        accept_proxy: options.accept_proxy,
-        max_connections,
-        counts,
-    };
-    Ok((door, relay))
+    socket: &TcpListener,
+    pool: Pool,
+    (max_connections, open_files): (usize, Option<u64>),
+) -> Result<(Door, Arc<Relay>), StartupError> {
+    let listening = (socket.local_addr()).map_err(StartupError::ListeningAddress)?;
+    for destination in pool.destinations() {
+        listener::refuse_relaying_to_ourselves(listening, &destination.current())?;
+    }
+    let copy_mode = choose_copy_mode(options, max_connections, open_files)?;
+    build_rooms(options, socket, pool, copy_mode, max_connections).map_err(|source| {
+        StartupError::Listen {
+            address: listening,
+            source,
+        }
+    })
 }
 
 /// What the operator's threads read: the rooms, the live pairs, and the stop they may ask for.
@@ -172,8 +152,7 @@ impl Operator<'_> {
         options: &Options,
         log_file: Option<Arc<LogFile>>,
         program: Result<Program, ProgramError>,
-        listener: &Arc<TcpListener>,
-        metrics: Option<(Arc<TcpListener>, String)>,
+        (listener, metrics): (&Arc<TcpListener>, Option<(Arc<TcpListener>, String)>),
     ) -> Result<(Option<SocketAddr>, Arc<Upgrader>), StartupError> {
         // The status page's ring exists only with --metrics: without, no samples and no timer.
         let history = (options.metrics.is_some()).then(|| Arc::new(History::new(history::KEPT)));
@@ -182,12 +161,8 @@ impl Operator<'_> {
             listener: Arc::clone(listener),
             metrics: metrics.as_ref().map(|(socket, _)| Arc::clone(socket)),
         };
-        let upgrader = Upgrader::new(
-            program,
-            sockets,
-            Arc::clone(self.stop),
-            endpoint_stop.clone(),
-        );
+        let stop = Arc::clone(self.stop);
+        let upgrader = Upgrader::new(program, sockets, stop, endpoint_stop.clone());
         signals::start_watcher(signals::Watcher {
             stopping: Arc::new(Stopping::new(Arc::clone(self.stop), self.live.directory())),
             upgrader: Arc::clone(&upgrader),
@@ -205,8 +180,12 @@ impl Operator<'_> {
             idle: options.idle_timeout(),
         };
         let status = Status { history, timeouts };
+        let readiness = Readiness {
+            stop: Arc::clone(self.stop),
+            relay: Arc::clone(self.relay),
+        };
         let metrics = Metrics::new(self.sources());
-        let bound = endpoint::start((socket, &origin), stop, metrics, status)?;
+        let bound = endpoint::start((socket, &origin), stop, metrics, status, readiness)?;
         Ok((Some(bound), upgrader))
     }
 
@@ -219,55 +198,20 @@ impl Operator<'_> {
     }
 }
 
-/// `--accept-proxy`: a client has `--connect-timeout` to send its header (a balancer sends it at
-/// once); with that limit off, the hang timeout, and with both off, the lab's 10 s.
-fn header_timeout(options: &Options) -> Duration {
-    [options.connect_timeout, options.timeout]
-        .into_iter()
-        .find(|limit| !limit.is_zero())
-        .unwrap_or(Duration::from_secs(10))
-}
-
 /// What a stop leaves to do once the accept loop has returned: drain and cut the live pairs,
 /// write the dump's last bytes, and the summary.
 fn finish(still_live: LivePairs, door: &Door, relay: &Arc<Relay>, stop: &Stop, drain: Duration) {
     systemd::stopping();
     let cause = stop.cause().unwrap_or(Cause::Signal);
     let stopped = drain_then_cut(still_live, drain, cause);
+    // The slots are back; the lines of the last pairs to give theirs back may still be on their
+    // way to the log (a pair frees its slot first), and the summary should come after them.
+    relay
+        .lines_in_flight()
+        .wait_until_written(Instant::now() + LINES_GRACE);
     if let Some(dump) = &relay.copy_mode().dump {
         // The pairs are gone; what they read must reach the dump before we exit.
         dump.flush(Instant::now() + DUMP_FLUSH_GRACE);
     }
     announce::summary(relay.totals(), &door.counts, stopped);
-}
-
-/// `--copy-mode` and `--dump`: a buffer for each direction of every allowed pair (splice may still
-/// fall back to the copy); with splice, the pipes the open-file limit has left after
-/// `max_connections` pairs' sockets (two descriptors per pipe).
-fn choose_copy_mode(
-    options: &Options,
-    max_connections: usize,
-    open_files: Option<u64>,
-) -> Result<CopyMode, StartupError> {
-    let buffers = BufferPool::new(2 * max_connections, channel::CHUNK)?;
-    let dump = match &options.dump {
-        Some(path) => Some(dump::start(dump::Target::prepare(path)?)?),
-        None => None,
-    };
-    let mut pipes = None;
-    if options.copy_mode == "splice" && dump.is_some() {
-        info!("--dump needs the bytes in our memory: copying instead of splicing");
-    } else if options.copy_mode == "splice" {
-        let spare = limits::spare_descriptors(open_files.unwrap_or(1024), max_connections as u64);
-        info!(
-            "splice: up to {} pipes (two per fully spliced pair), then copy",
-            spare / 2
-        );
-        pipes = Some(PipeBudget::new((spare / 2) as usize));
-    }
-    Ok(CopyMode {
-        pipes,
-        buffers,
-        dump,
-    })
 }

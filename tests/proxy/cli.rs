@@ -1,6 +1,6 @@
-//! The command line (SPEC §1): bad input is refused with one clear line and status 2; start-up
-//! failures with one clear line and status 1; never a panic. And what a started proxy tells its
-//! operator: the listening line, `--log-file`, `-vv`, `-q`.
+//! The command line (docs/reference.md, "Command line" and "Options"): bad input is refused with
+//! one clear line and status 2; start-up failures with one clear line and status 1; never a panic.
+//! And what a started proxy tells its operator: the listening line, `--log-file`, `-vv`, `-q`.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
@@ -82,7 +82,7 @@ fn non_numeric_timeout_is_refused() {
     assert_refused(
         &["--timeout", "abc", "127.0.0.1", "80", "0"],
         2,
-        "not a number of seconds",
+        "'abc' is not a duration: give seconds (10, 0.5) or a number with a unit",
     );
 }
 
@@ -92,6 +92,40 @@ fn bad_allow_prefix_is_refused() {
         &["--allow", "10.0.0.0/33", "127.0.0.1", "80", "0"],
         2,
         "0 to 32",
+    );
+}
+
+#[test]
+fn a_comma_list_of_networks_says_repeat_the_option() {
+    assert_refused(
+        &[
+            "--allow",
+            "10.0.0.0/8,192.168.0.0/16",
+            "127.0.0.1",
+            "80",
+            "0",
+        ],
+        2,
+        "one network per --allow: repeat --allow (--allow 10.0.0.0/8 --allow 192.168.0.0/16)",
+    );
+    assert_refused(
+        &["--deny", "10.66.0.0/16, fd00::/8", "127.0.0.1", "80", "0"],
+        2,
+        "one network per --deny: repeat --deny (--deny 10.66.0.0/16 --deny fd00::/8)",
+    );
+}
+
+#[test]
+fn a_network_with_host_bits_names_the_network_meant() {
+    assert_refused(
+        &["--allow", "10.1.2.3/8", "127.0.0.1", "80", "0"],
+        2,
+        "10.1.2.3/8 has host bits set: did you mean 10.0.0.0/8?",
+    );
+    assert_refused(
+        &["--deny", "fd00::1/8", "127.0.0.1", "80", "0"],
+        2,
+        "fd00::1/8 has host bits set: did you mean fd00::/8?",
     );
 }
 
@@ -299,4 +333,74 @@ fn destination_that_is_the_proxy_itself_is_refused() {
     // A listener on 127.0.0.1 only does not cover 127.0.0.2: that proxy starts.
     let proxy = Proxy::start_raw(&["--bind", "127.0.0.1", "127.0.0.2", &port, &port]);
     assert_eq!(proxy.port.to_string(), port);
+}
+
+#[test]
+fn durations_take_units_and_the_listening_line_says_the_seconds_understood() {
+    let args = [
+        "--timeout",
+        "10s",
+        "--idle-timeout",
+        "1h",
+        "--connect-timeout",
+        "500ms",
+        "--drain",
+        "2m",
+    ];
+    let mut proxy = Proxy::start(dead_address(), &args);
+    let line = proxy.wait_for_log("listening on ");
+    assert!(
+        line.contains("timeout 10 s, idle timeout 3600 s, connect timeout 0.5 s, drain 120 s"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_stats_interval_under_a_second_is_refused() {
+    assert_refused(
+        &["--stats-interval", "0.001", "127.0.0.1", "80", "0"],
+        2,
+        "too often: give 0 (off) or at least 1 s",
+    );
+}
+
+#[test]
+fn a_mistake_that_looks_like_another_form_gets_that_form() {
+    // The host with its port: clap would say a listen port is missing, or that port 0 names
+    // no service; the form meant was two arguments.
+    for args in [
+        &["127.0.0.1:55432", "56900"][..],
+        &["127.0.0.1:55432", "0", "6000"],
+    ] {
+        assert_refused(args, 2, "give them as two arguments: 127.0.0.1 55432");
+    }
+    assert_refused(
+        &["--bind", "127.0.0.1:5000", "127.0.0.1", "80", "0"],
+        2,
+        "--bind takes the address alone (--bind 127.0.0.1)",
+    );
+}
+
+#[test]
+fn rules_that_refuse_everyone_are_warned_about_at_the_start() {
+    let warned = |args: &[&str]| {
+        let mut proxy = Proxy::start(dead_address(), args);
+        proxy.wait_for_log("listening on ");
+        proxy
+            .log_so_far()
+            .iter()
+            .any(|line| line.contains("every client will be refused"))
+    };
+    assert!(warned(&["--deny", "0.0.0.0/0", "--deny", "::/0"]));
+    assert!(warned(&["--allow", "127.0.0.1", "--deny", "127.0.0.0/8"]));
+    assert!(!warned(&[
+        "--allow",
+        "10.0.0.0/8",
+        "--deny",
+        "10.66.0.0/16"
+    ]));
+    assert!(
+        !warned(&["--deny", "0.0.0.0/0"]),
+        "IPv6 clients still come in"
+    );
 }

@@ -1,4 +1,5 @@
-//! The hang rule (SPEC §3): stalls and idle pairs are cut between T and T+1 s; progress is never cut.
+//! The hang rule (docs/design.md, "The hang rule"): stalls and idle pairs are cut between T and
+//! T+1 s; progress is never cut.
 //!
 //! How each case is timed: the hang starts when the last byte moves, which the test sees as its own
 //! last successful write (for a stall) or its connect (for an idle pair); the cut is when the test

@@ -1,4 +1,4 @@
-//! The proxy survives exhaustion, abuse and hostile peers, and lets in only who belongs (SPEC §4, §5).
+//! The proxy survives exhaustion, abuse and hostile peers, and lets in only who belongs.
 
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};

@@ -1,4 +1,4 @@
-//! IPv6 (SPEC §1): the default listener takes IPv4 and IPv6 clients, an IPv6 destination works
+//! IPv6: the default listener takes IPv4 and IPv6 clients, an IPv6 destination works
 //! with or without brackets, and the listening line names it the way an operator writes it.
 
 use std::io::{Read, Write};

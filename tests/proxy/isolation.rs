@@ -1,4 +1,4 @@
-//! No client or server can hang the proxy or delay other pairs (SPEC §2, §4), and a pair that ends
+//! No client or server can hang the proxy or delay other pairs, and a pair that ends
 //! badly leaves nothing behind.
 
 use std::io::{Read, Write};

@@ -1,10 +1,18 @@
-//! Signals end the proxy cleanly and quickly (SPEC §5).
+//! Signals end the proxy cleanly and quickly (docs/reference.md, "Signals", "Exit status").
 
 use std::time::{Duration, Instant};
 
 use crate::kit::client::{drain, ping};
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::echo_server;
+use crate::kit::PATIENCE;
+
+/// How soon after the signal is delivered the test wants the proxy gone. The contract's 1 s is
+/// the proxy's own budget with `--drain 0` (cut pairs' threads get 700 ms, then the summary);
+/// the test allows 2 s for a loaded 2-core machine to schedule the proxy and the test's own
+/// polling. A stop that is broken takes far longer: pairs left to the 10 s hang rule, or a main
+/// thread never woken, which never exits.
+const STOP_BOUND: Duration = Duration::from_secs(2);
 
 fn stops_cleanly_with_live_pairs(signal: &str) {
     let mut proxy = Proxy::start(echo_server(), &[]);
@@ -12,14 +20,15 @@ fn stops_cleanly_with_live_pairs(signal: &str) {
     for client in &mut clients {
         ping(client, b"alive");
     }
-    let sent = Instant::now();
     proxy.signal(signal);
+    // From the signal's delivery (`kill` has returned), not from starting `kill`.
+    let sent = Instant::now();
     let status = proxy
-        .wait_exit(Duration::from_secs(2))
-        .expect("proxy still running 2 s after the signal");
+        .wait_exit(PATIENCE)
+        .expect("proxy still running 10 s after the signal");
     let took = sent.elapsed();
     assert!(status.success(), "exit status {status:?}");
-    assert!(took < Duration::from_secs(1), "exit took {took:?}");
+    assert!(took < STOP_BOUND, "exit took {took:?}");
     for client in &mut clients {
         assert_eq!(drain(client), 0, "clients see the proxy close");
     }
@@ -57,7 +66,7 @@ fn signal_at_the_connection_limit_still_exits() {
     proxy.wait_for_log("waiting for one to end");
     proxy.signal("TERM");
     let status = proxy
-        .wait_exit(Duration::from_secs(1))
-        .expect("exit within 1 s");
+        .wait_exit(STOP_BOUND)
+        .expect("exit within STOP_BOUND of the signal");
     assert!(status.success());
 }

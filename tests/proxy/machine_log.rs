@@ -303,3 +303,21 @@ fn text_times_are_always_nine_fraction_digits() {
         assert!(time.ends_with('Z'), "{line}");
     }
 }
+
+#[test]
+fn a_pair_whose_client_reset_names_the_address_it_reached_not_the_wildcard() {
+    let (server, accepted) = holding_server();
+    // The default listener is [::], dual-stack: the address an IPv4 client reached is 127.0.0.1,
+    // and a reset socket would report the wildcard instead.
+    let mut proxy = Proxy::start(server, &["--log-format", "json"]);
+    let client = connect_from("127.0.0.1", proxy.addr()).expect("connect");
+    let _upstream = accepted.recv_timeout(PATIENCE).expect("the pair connected");
+    crate::kit::client::reset(client);
+    proxy.wait_for_log(r#""event":"pair""#);
+    stop(&mut proxy);
+    let all = objects(&mut proxy);
+    let pair = events(&all, "pair");
+    assert_eq!(pair.len(), 1, "{all:?}");
+    assert_eq!(pair[0]["reason"], "client_reset");
+    assert_eq!(pair[0]["listen"], format!("127.0.0.1:{}", proxy.port));
+}

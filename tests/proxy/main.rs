@@ -8,6 +8,8 @@ mod kit;
 
 mod back_door;
 mod cli;
+mod destinations;
+mod docs;
 mod drain;
 mod dump;
 mod front_gate;
@@ -15,6 +17,7 @@ mod hang;
 mod hardening;
 mod ipv6;
 mod isolation;
+mod lab;
 mod leaks;
 mod lifecycle;
 mod log_rotation;

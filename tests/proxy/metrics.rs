@@ -1,6 +1,7 @@
 //! `--metrics`: the endpoint's HTTP, the numbers it serves, and the real tools reading them
 //! (Debian's `prometheus` package: `promtool` and a `prometheus` server started here).
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -11,11 +12,13 @@ use crate::kit::client::{connect_from, drain, round_trip_with_half_close};
 use crate::kit::data::TempDir;
 use crate::kit::http::{get, request_raw, Answer};
 use crate::kit::process::{run_to_exit, KillOnDrop};
+use crate::kit::procfs::threads_named;
 use crate::kit::proxy::Proxy;
 use crate::kit::servers::{dead_address, echo_server};
+use crate::kit::PATIENCE;
 
 /// The value of the sample `series` (name and labels, exactly as written) in a scrape.
-fn value(scrape: &str, series: &str) -> f64 {
+pub(crate) fn value(scrape: &str, series: &str) -> f64 {
     scrape
         .lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
@@ -144,16 +147,50 @@ fn has_the_cautious_headers(answer: &Answer) {
 }
 
 #[test]
-fn a_silent_client_holds_the_endpoint_no_longer_than_the_read_deadline() {
-    let (_proxy, metrics) = Proxy::start_with_metrics(echo_server(), &[]);
-    // Connected, says nothing: the one thread waits for it at most 2 s (http.rs), then answers
-    // 408 and takes the next request, which waits in the backlog meanwhile.
-    let _silent = TcpStream::connect(metrics).expect("connect");
+fn twenty_silent_clients_delay_no_scrape_and_the_endpoint_keeps_to_its_cap() {
+    let (proxy, metrics) = Proxy::start_with_metrics(echo_server(), &[]);
+    // Each holds half a request line: one thread serving one client at a time waited 2 s for
+    // each (18 s for six).
+    let mut silent: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut client = TcpStream::connect(metrics).expect("connect");
+            client.write_all(b"GET /metr").expect("half a request");
+            client
+        })
+        .collect();
     let started = Instant::now();
     let answer = get(metrics, "/metrics");
     let waited = started.elapsed();
     assert_eq!(answer.status, 200);
-    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+    assert!(
+        waited < Duration::from_secs(1),
+        "the scrape waited {waited:?}"
+    );
+    let threads = threads_named(proxy.pid(), "metrics client");
+    assert!(
+        (1..=8).contains(&threads),
+        "{threads} client threads: the cap is 8"
+    );
+    // The places went to newcomers: the silent clients that waited longest were shut out at
+    // once (EOF), the rest get their 408 at the read deadline.
+    let (mut shut_out, mut timed_out) = (0, 0);
+    for client in &mut silent {
+        client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let mut answer = String::new();
+        let _ = client.read_to_string(&mut answer);
+        match answer.is_empty() {
+            true => shut_out += 1,
+            false if answer.starts_with("HTTP/1.1 408") => timed_out += 1,
+            false => panic!("a silent client got {answer:?}"),
+        }
+    }
+    assert!(shut_out >= 12, "{shut_out} shut out, {timed_out} timed out");
+    assert_eq!(shut_out + timed_out, 20);
+}
+
+#[test]
+fn a_request_over_8_kib_is_refused_with_431() {
+    let (_proxy, metrics) = Proxy::start_with_metrics(echo_server(), &[]);
     let huge = format!("GET /{} HTTP/1.1\r\n\r\n", "x".repeat(9000));
     let refused = request_raw(metrics, huge.as_bytes()).expect("an answer, not a reset");
     assert_eq!(refused.status, 431);
@@ -276,11 +313,15 @@ fn get_request(target: &str) -> String {
     format!("GET {target} HTTP/1.1\r\nHost: prometheus\r\nConnection: close\r\n\r\n")
 }
 
-/// The number in the query API's first result: `"value":[1700000000.123,"49380"]`.
+/// The number in the query API's first result:
+/// `{"status":"success","data":{"result":[{"metric":{…},"value":[1700000000.123,"49380"]}]}}`.
+/// `None` until the answer is JSON with a result (the server answers plain text while it starts).
 fn first_value(json: &str) -> Option<f64> {
-    let after = json.split("\"value\":[").nth(1)?;
-    let (_time, rest) = after.split_once(",\"")?;
-    rest.split('"').next()?.parse().ok()
+    let answer: serde_json::Value = serde_json::from_str(json).ok()?;
+    answer["data"]["result"][0]["value"][1]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 /// Percent-encode everything but letters, digits and `_`: enough for a PromQL query.
@@ -304,7 +345,7 @@ fn log_file(path: &Path) -> Stdio {
 }
 
 /// Run `promtool ARGS`, with `input` on its stdin: whether it succeeded, and all it printed.
-fn promtool(args: &[&str], input: Option<&str>) -> (bool, String) {
+pub(crate) fn promtool(args: &[&str], input: Option<&str>) -> (bool, String) {
     use std::io::Write;
     let mut child = Command::new("promtool")
         .args(args)

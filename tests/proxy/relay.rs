@@ -1,4 +1,4 @@
-//! Bytes arrive exactly, in both directions, and half-close passes through (SPEC §2.3, §2.4).
+//! Bytes arrive exactly, in both directions, and half-close passes through.
 
 use std::io::{Read, Write};
 use std::net::Shutdown;

@@ -21,11 +21,11 @@ const TIMEOUT_S: f64 = 30.0;
 
 /// In `/pairs.json`, pair `id`'s direction `key` (`c_to_s`, `s_to_c`): its state and seconds.
 fn direction(json: &str, id: u64, key: &str) -> Option<(String, f64)> {
-    let pair = json.split(&format!("{{\"id\":{id},")).nth(1)?;
-    let dir = pair.split(&format!("\"{key}\":{{\"state\":\"")).nth(1)?;
-    let (state, rest) = dir.split_once('"')?;
-    let seconds = rest.strip_prefix(",\"seconds\":")?.split(',').next()?;
-    Some((state.to_string(), seconds.parse().ok()?))
+    let page: serde_json::Value = serde_json::from_str(json)
+        .unwrap_or_else(|e| panic!("/pairs.json is not JSON ({e}): {json}"));
+    let pair = page["pairs"].as_array()?.iter().find(|p| p["id"] == id)?;
+    let dir = &pair[key];
+    Some((dir["state"].as_str()?.to_string(), dir["seconds"].as_f64()?))
 }
 
 /// The rendered row of pair `id`, `<tr data-pair="ID" ...>...</tr>`, if there is one.

@@ -1,4 +1,4 @@
-//! The demo server answers the lab's requests, bare and HTTP, and survives bad ones (SPEC §7).
+//! The demo server answers the lab's requests, bare and HTTP, and survives bad ones.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -55,9 +55,7 @@ fn main() -> ExitCode {
 fn generate(outdir: &Path) -> Result<Vec<PathBuf>, (PathBuf, io::Error)> {
     let mut written = Vec::new();
     let man = outdir.join("man").join(format!("{PROGRAM}.1"));
-    write_file(&man, |out| {
-        clap_mangen::Man::new(Options::command()).render(out)
-    })?;
+    write_file(&man, render_man_page)?;
     written.push(man);
 
     let dir = outdir.join("completions");
@@ -72,6 +70,47 @@ fn generate(outdir: &Path) -> Result<Vec<PathBuf>, (PathBuf, io::Error)> {
         written.push(path);
     }
     Ok(written)
+}
+
+/// clap_mangen's sections, with two of our own where its rendering misleads: the SYNOPSIS, which
+/// lists every option and leaves the three arguments that matter at the end, split across lines
+/// (`<DESTI- NATION_HOST>`), and the signals and exit status, a table that filled text would
+/// reflow and hyphenate mid-word (`sec- onds`). `.nh` turns hyphenation off for the whole page:
+/// option names and numbers stay whole.
+fn render_man_page(out: &mut dyn Write) -> io::Result<()> {
+    let command = Options::command();
+    let man = clap_mangen::Man::new(command.clone());
+    man.render_title(out)?;
+    out.write_all(b".nh\n")?;
+    man.render_name_section(out)?;
+    writeln!(
+        out,
+        ".SH SYNOPSIS\n\\fB{PROGRAM}\\fR [\\fIOPTIONS\\fR] \\fIDESTINATION_HOST\\fR \
+         \\fIDESTINATION_PORT\\fR \\fILISTEN_PORT\\fR"
+    )?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    if let Some(after) = command.get_after_help() {
+        // No-fill: the table is laid out in columns already, as --help prints it.
+        writeln!(out, ".SH \"SIGNALS, EXIT STATUS, ENVIRONMENT\"\n.nf")?;
+        for line in after.to_string().lines() {
+            writeln!(out, "{}", roff_line(line))?;
+        }
+        writeln!(out, ".fi")?;
+    }
+    man.render_version_section(out)
+}
+
+/// One line of text as roff reads it literally: backslashes escaped, `-` as a minus (a plain
+/// `-` prints as a hyphen, U+2010, and `--drain` copied from the page would not work), and a
+/// leading `.` or `'` (which would make it a request) guarded by the zero-width `\&`.
+fn roff_line(line: &str) -> String {
+    let escaped = line.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
 }
 
 /// Writes through `render` to a file beside `path`, then renames it over `path`: a failed run

@@ -1,13 +1,13 @@
-//! A tiny blocking HTTP/1.1 server for the operator's endpoint (`--metrics`): one thread, one
-//! request at a time, every answer `Connection: close`.
+//! A tiny blocking HTTP/1.1 server for the operator's endpoint (`--metrics`): one request per
+//! connection, every answer `Connection: close`, each client on a thread of its own.
 //!
-//! The thread blocks in `accept`; then reads one request from the client it got, answers it,
-//! closes, and accepts the next. Requests that arrive meanwhile wait in the kernel's listen backlog
-//! (std asks for 128): a scrape every few seconds needs no more. A slow or hostile client cannot
-//! hold the thread for long: the request must arrive whole within [`READ_DEADLINE`] and fit in
-//! [`MAX_REQUEST`] bytes, the answer gets [`WRITE_TIMEOUT`], and waiting for the client to close
-//! after it at most [`LINGER`]; so one connection costs the thread at most about five seconds, and
-//! a bigger request is refused with 431 after 8 KiB.
+//! The accept thread blocks in `accept`, takes a place for the client (`clients.rs`: at most
+//! eight at once, and a client that keeps its thread waiting gives its place up to a newcomer),
+//! and starts a thread that reads one request, answers it and closes. Beyond the places, clients
+//! wait in the kernel's listen backlog (std asks for 128). Each client's work is bounded: the
+//! request must arrive whole within [`READ_DEADLINE`] and fit in [`MAX_REQUEST`] bytes, the answer
+//! gets [`WRITE_TIMEOUT`], and waiting for the client to close after it at most [`LINGER`]; a
+//! bigger request is refused with 431 after 8 KiB.
 //!
 //! Parsing is `httparse`'s: a request-line and header parser, nothing more (no thread, no pool, no
 //! allocation), so the threads stay ours. `tiny_http` would also parse, but its `Server` starts an
@@ -16,11 +16,10 @@
 //! What each path answers is not this module's business: the caller passes a `route` function
 //! from path to [`Response`]. Every response carries the same cautious headers ([`write`]).
 //!
-//! The thread leaves its loop when its [`Wakeable`] is woken: after an upgrade's handover, so
-//! that the new process alone answers on the socket they share (`front_door/wake.rs` says how
-//! the wake interrupts `accept`).
+//! At an upgrade's handover the accept thread leaves ([`Wakeable`]): the new process answers.
 //!
-//! Blocking: `accept`, then the bounded reads and writes above, all on the one thread.
+//! Blocking: `accept` and the wait for a place on the accept thread; the bounded reads and writes
+//! above on each client's thread.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -31,6 +30,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 
 use crate::front_door::wake::Wakeable;
+use crate::operator::endpoint::clients::{Place, Places};
 use crate::ratelimit::RateLimit;
 
 /// The whole request (request line and headers) must arrive within this.
@@ -83,46 +83,70 @@ impl Response {
     }
 }
 
-/// Start a thread named `name` that answers requests on `listener` with `route` until `stop`.
+/// Start a thread named `name` that answers requests on `listener` with `route`, for ever.
 pub fn start(
     name: &str,
     listener: Arc<TcpListener>,
     stop: Arc<Wakeable>,
-    route: impl Fn(&str) -> Response + Send + 'static,
+    route: impl Fn(&str) -> Response + Send + Sync + 'static,
 ) -> io::Result<JoinHandle<()>> {
+    let client_name = format!("{name} client");
+    let route: Arc<Route> = Arc::new(route);
     thread::Builder::new()
         .name(name.into())
-        .spawn(move || serve(&listener, &stop, &route))
+        .spawn(move || serve(&listener, &stop, &route, &client_name))
 }
 
-/// Accept clients one at a time and answer each one's request, until `stop` is woken.
-pub fn serve(listener: &TcpListener, stop: &Wakeable, route: &dyn Fn(&str) -> Response) {
+/// What each path answers; shared by the client threads.
+type Route = dyn Fn(&str) -> Response + Send + Sync;
+
+/// Accept clients and answer each on a thread of its own, named `client_name`, until `stop`.
+pub fn serve(listener: &TcpListener, stop: &Wakeable, route: &Arc<Route>, client_name: &str) {
+    let places = Places::new();
     let mut errors = RateLimit::new(Duration::from_secs(1));
     let inside = stop.enter();
     while !stop.is_asked() {
-        match inside.accept(listener) {
-            Ok((stream, peer)) => {
-                if let Err(e) = answer(stream, route) {
-                    debug!("HTTP client {peer}: {e}");
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        let (stream, peer) = match inside.accept(listener) {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 if let Some(held_back) = errors.check() {
                     warn!("HTTP accept failed: {e} ({held_back} more since last report)");
                 }
                 // Out of descriptors or memory: give it time rather than spin.
                 thread::sleep(ACCEPT_BACKOFF);
+                continue;
             }
+        };
+        let place = match places.claim(&stream) {
+            Ok(place) => place,
+            Err(e) => {
+                debug!("HTTP client {peer}: no place for it: {e}");
+                continue; // out of descriptors: this client is closed, the next may fare better
+            }
+        };
+        let route = Arc::clone(route);
+        let started = thread::Builder::new()
+            .name(client_name.into())
+            .spawn(move || {
+                if let Err(e) = answer(stream, &*route, &place) {
+                    debug!("HTTP client {peer}: {e}");
+                }
+            });
+        if let Err(e) = started {
+            debug!("HTTP client {peer}: no thread for it: {e}"); // the closure, and the client, are gone
         }
     }
 }
 
 /// Read one request from `stream` and write its answer. An error is the client's problem (it left,
-/// it was too slow) and only ends this connection.
-fn answer(mut stream: TcpStream, route: &dyn Fn(&str) -> Response) -> io::Result<()> {
+/// it was too slow, it was shut out for a newcomer) and only ends this connection. `place` is told
+/// when this thread waits on its client and when it works for it.
+fn answer(mut stream: TcpStream, route: &Route, place: &Place) -> io::Result<()> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let response = match read_request(&mut stream)? {
+    let request = read_request(&mut stream)?;
+    place.working();
+    let response = match request {
         Request::Get(path) => route(path_only(&path)),
         Request::OtherMethod => Response::plain(405, "method not allowed: only GET"),
         Request::Malformed => Response::plain(400, "bad request"),
@@ -130,6 +154,7 @@ fn answer(mut stream: TcpStream, route: &dyn Fn(&str) -> Response) -> io::Result
         Request::TooSlow => Response::plain(408, "request timeout"),
     };
     write(&mut stream, &response)?;
+    place.waiting();
     linger(&mut stream)
 }
 
@@ -249,6 +274,7 @@ fn reason_phrase(status: u16) -> &'static str {
         408 => "Request Timeout",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "",
     }
 }

@@ -1,5 +1,5 @@
 //! The metrics `/metrics` serves: what each is called, what it counts, and where the number comes
-//! from. The README lists them; the names and labels are a contract (add, never rename).
+//! from. docs/reference.md lists them; the names and labels are a contract (add, never rename).
 //!
 //! Every number is one the proxy already keeps for its summary and stats table: the relay's
 //! [`Totals`](crate::relay::accounting::totals::Totals) and histograms, what the door counted, the parked
@@ -15,7 +15,11 @@
 //! `..._reached_destination_total` and `..._not_reached_destination_total`, rather than one with a
 //! label, because the second is the one an alert watches and a name is easier to get right.
 //!
-//! Nothing here blocks but the directory's lock and reads of /proc.
+//! Per destination, the label is `destination="HOST:PORT"` as the command line gave it (a name,
+//! not the address it resolves to now), so a series survives the name's moves.
+//!
+//! Nothing here blocks but the directory's lock, each destination's for an instant, and reads of
+//! /proc.
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Weak;
@@ -23,9 +27,14 @@ use std::sync::Weak;
 use crate::front_door::gate::Refusal;
 use crate::front_door::limits;
 use crate::operator::endpoint::exposition::{Exposition, Kind};
+use crate::operator::logging;
 use crate::operator::stats::{self, Sources};
 use crate::relay::close::CloseCode;
 use crate::relay::direction::Direction;
+use crate::relay::upstream::destination::View;
+
+/// A family with one sample per destination: its name, kind, help, and how to read a value.
+type PerDestination = (&'static str, Kind, &'static str, fn(&View) -> u64);
 
 /// What `/metrics` reads, and the least each byte counter may report next.
 pub struct Metrics {
@@ -86,6 +95,7 @@ impl Metrics {
             self.floor.at_least(Direction::ServerToClient, down),
         );
         self.door(&mut out);
+        self.destinations(&mut out);
         self.process(&mut out);
         out.histogram(
             "tcpproxy_pair_duration_seconds",
@@ -201,6 +211,50 @@ impl Metrics {
             "accept() calls that failed (out of descriptors, a client gone while queued, ...).",
             door.accept_errors(),
         );
+        out.single(
+            "tcpproxy_log_write_errors_total",
+            Kind::Counter,
+            "Writes to --log-file that failed (a full disk, say); lines lost, told on stderr.",
+            logging::write_errors(),
+        );
+    }
+
+    /// Each destination, labelled with its HOST:PORT as given: up, live pairs, pairs served,
+    /// failed connects.
+    fn destinations(&self, out: &mut Exposition) {
+        let views = self.sources.relay.upstream().pool.views();
+        let families: [PerDestination; 4] = [
+            (
+                "tcpproxy_destination_up",
+                Kind::Gauge,
+                "1 while the destination is up (pairs may be sent there), 0 while it is down.",
+                |v| u64::from(v.up),
+            ),
+            (
+                "tcpproxy_destination_pairs_live",
+                Kind::Gauge,
+                "Pairs at the destination now, connecting ones included.",
+                |v| v.live,
+            ),
+            (
+                "tcpproxy_destination_pairs_total",
+                Kind::Counter,
+                "Pairs that connected to the destination.",
+                |v| v.pairs,
+            ),
+            (
+                "tcpproxy_destination_connect_failures_total",
+                Kind::Counter,
+                "Connects by pairs to the destination that failed (each failover counts).",
+                |v| v.connect_failures,
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            out.family(name, kind, help);
+            for view in &views {
+                out.sample(name, &[("destination", &view.name)], value(view));
+            }
+        }
     }
 
     /// The process: threads and descriptors. A reading /proc cannot give is left out, not faked.

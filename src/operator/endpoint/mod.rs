@@ -1,8 +1,10 @@
 //! `--metrics ADDR:PORT`: the operator's HTTP endpoint, on its own thread named `metrics`.
 //!
 //! This module owns where the endpoint listens and what each path answers ([`route`]); the HTTP
-//! itself is [`http`]'s, the numbers are [`metrics`]' (written out by [`exposition`]), and the
-//! status page (`/` and `/pairs.json`) is [`status_page`]'s, its chart's samples [`history`]'s. The address is an IP literal and a port (`127.0.0.1:9100`,
+//! itself is [`http`]'s (each client on its own thread, at most a few at once: [`clients`]), the
+//! numbers are [`metrics`]' (written out by [`exposition`]), the status page (`/` and
+//! `/pairs.json`) is [`status_page`]'s, its chart's samples [`history`]'s, and `/healthz` and
+//! `/ready` are [`readiness`]'. The address is an IP literal and a port (`127.0.0.1:9100`,
 //! `[::1]:9100`), or `localhost:PORT`, which means 127.0.0.1 without asking any resolver. Port 0
 //! takes any free port; the log line names the one chosen. A socket named `metrics` passed by
 //! systemd or by the previous tcpproxy of an upgrade (`front_door/systemd.rs`) is used instead of
@@ -10,10 +12,12 @@
 //!
 //! Blocking: the `metrics` thread, in `http.rs`; nothing here.
 
+pub mod clients;
 pub mod exposition;
 pub mod history;
 pub mod http;
 pub mod metrics;
+pub mod readiness;
 pub mod status_page;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -26,6 +30,7 @@ use crate::front_door::systemd::Inherited;
 use crate::front_door::wake::Wakeable;
 use crate::operator::endpoint::http::Response;
 use crate::operator::endpoint::metrics::Metrics;
+use crate::operator::endpoint::readiness::Readiness;
 use crate::operator::endpoint::status_page::Status;
 
 /// `--metrics`' value: `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`.
@@ -71,6 +76,7 @@ pub fn start(
     stop: Arc<Wakeable>,
     metrics: Metrics,
     status: Status,
+    readiness: Readiness,
 ) -> Result<SocketAddr, StartupError> {
     let bound = listener
         .local_addr()
@@ -82,22 +88,25 @@ pub fn start(
         );
     }
     let metrics = Arc::new(metrics);
-    let route = move |path: &str| route(path, &metrics, &status);
+    let route = move |path: &str| route(path, &metrics, &status, &readiness);
     http::start("metrics", listener, stop, route).map_err(|source| StartupError::Thread {
         name: "metrics",
         source,
     })?;
     info!("metrics on http://{bound}/metrics{origin}");
     info!("status page on http://{bound}/ (its data: http://{bound}/pairs.json)");
+    info!("health on http://{bound}/healthz, readiness on http://{bound}/ready");
     Ok(bound)
 }
 
 /// What each path answers. A new page is one more arm.
-pub fn route(path: &str, metrics: &Metrics, status: &Status) -> Response {
+pub fn route(path: &str, metrics: &Metrics, status: &Status, readiness: &Readiness) -> Response {
     match path {
         "/metrics" => Response::ok(exposition::CONTENT_TYPE, metrics.render()),
         "/" => status_page::page(),
         "/pairs.json" => status.pairs(&metrics.sources),
+        "/healthz" => readiness::healthz(),
+        "/ready" => readiness.ready(),
         _ => Response::not_found(),
     }
 }

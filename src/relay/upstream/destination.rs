@@ -1,208 +1,287 @@
-//! One destination: the name or address it was given, what it resolved to, and how to connect to
-//! it.
+//! One destination: the name it was given (HOST:PORT), what it resolves to now, whether it is up,
+//! and its counters: pairs live there, pairs it served, connects to it that failed.
 //!
 //! A name is resolved when the proxy starts, so a typo is a start-up error (exit 1) rather than a
-//! warning per client, and no pair waits on a DNS server. Each pair then tries the addresses in the
-//! order the resolver gave them, each for at most `--connect-timeout`, and uses the first that
-//! answers, from the `--source` address if one is given.
+//! warning per client, and no pair waits on a DNS server; the resolver thread keeps it current
+//! after that (`addresses.rs`, `resolver.rs`). Its health is the state machine in `health.rs`,
+//! behind a lock taken only when something may change: a connect that failed, the first success
+//! after one, or a look at a destination that is down. A connect to a healthy destination reads
+//! one atomic flag and takes no lock. Each change is logged here, once, by the thread that made it.
 //!
-//! Blocking: `connect`, on the pair's own thread, bounded by `--connect-timeout`.
+//! Nothing here blocks but [`Destination::resolve`] (start-up's `getaddrinfo`).
 
 use std::fmt;
-use std::io;
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use log::debug;
-use nix::errno::Errno;
-use socket2::{Domain, Protocol, Socket, Type};
+use log::Level;
 
 use crate::error::StartupError;
-use crate::relay::error::ConnectError;
+use crate::events::{self, Importance};
+use crate::relay::upstream::addresses::{self, Addresses, Current};
+use crate::relay::upstream::health::{Change, Health, HealthRule, Prober};
+use crate::relay::upstream::name::Name;
+use crate::units::Timeout;
 
-/// Where every client is relayed to.
+/// Where clients may be relayed to.
 #[derive(Debug)]
 pub struct Destination {
-    host: String,
-    port: u16,
-    addresses: Vec<SocketAddr>,
+    name: Name,
+    /// `name` as text, made once: every pair's closing line names its destination.
+    label: Arc<str>,
+    addresses: Addresses,
+    health: Mutex<Health>,
+    /// `health.is_up()`, readable without the lock.
+    up: AtomicBool,
+    /// `health.is_clean()`, readable without the lock.
+    clean: AtomicBool,
+    live: AtomicU64,
+    pairs: AtomicU64,
+    connect_failures: AtomicU64,
+    /// The only destination: there is no other to skip to, and its log lines say so.
+    alone: bool,
+}
+
+/// One reading of a destination, for the stats table, the status page and the metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    pub name: String,
+    pub up: bool,
+    /// How long it has been up, or down.
+    pub for_how_long: Duration,
+    pub addresses: Vec<SocketAddr>,
+    pub live: u64,
+    pub pairs: u64,
+    pub connect_failures: u64,
 }
 
 impl Destination {
-    /// Resolve `host` (a name or an IP literal) once.
-    pub fn resolve(host: &str, port: u16) -> Result<Self, StartupError> {
+    /// Resolve `name` once; `moving` if the resolver thread will keep it current.
+    pub fn resolve(name: Name, rule: HealthRule, moving: bool) -> Result<Self, StartupError> {
         let failed = |source| StartupError::Resolve {
             what: "destination",
-            host: host.to_string(),
+            host: name.host.clone(),
             source,
         };
-        let addresses = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| failed(Some(e)))?
-            .collect();
-        Self::from_addresses(host, port, addresses).ok_or_else(|| failed(None))
+        let list = addresses::resolve(&name.host, name.port).map_err(|e| failed(Some(e)))?;
+        Self::from_addresses(name.clone(), list, rule, moving && !name.is_literal())
+            .ok_or_else(|| failed(None))
     }
 
     /// A destination with a known address list, tried in this order; `None` if it is empty.
-    pub fn from_addresses(host: &str, port: u16, addresses: Vec<SocketAddr>) -> Option<Self> {
-        (!addresses.is_empty()).then(|| Destination {
-            host: host.to_string(),
-            port,
-            addresses,
+    pub fn from_addresses(
+        name: Name,
+        list: Vec<SocketAddr>,
+        rule: HealthRule,
+        moving: bool,
+    ) -> Option<Self> {
+        (!list.is_empty()).then(|| Destination {
+            label: name.to_string().into(),
+            name,
+            addresses: Addresses::new(list, moving),
+            health: Mutex::new(Health::new(rule, Instant::now())),
+            up: AtomicBool::new(true),
+            clean: AtomicBool::new(true),
+            live: AtomicU64::new(0),
+            pairs: AtomicU64::new(0),
+            connect_failures: AtomicU64::new(0),
+            alone: false,
         })
     }
 
-    pub fn addresses(&self) -> &[SocketAddr] {
+    /// Say this is the only destination (the pool does, as it is made).
+    pub fn set_alone(&mut self, alone: bool) {
+        self.alone = alone;
+    }
+
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// HOST:PORT as given, as text.
+    pub fn label(&self) -> &Arc<str> {
+        &self.label
+    }
+
+    pub fn addresses(&self) -> &Addresses {
         &self.addresses
     }
 
+    pub fn current(&self) -> Current<'_> {
+        self.addresses.current()
+    }
+
     /// For the listening line: `[::1]:5432` for an IP literal, and for a name the addresses it
-    /// resolved to, `localhost:5432 (resolved to [::1]:5432, 127.0.0.1:5432)`.
+    /// resolves to, `localhost:5432 (resolved to [::1]:5432, 127.0.0.1:5432)`.
     pub fn describe(&self) -> String {
-        if self.host.parse::<IpAddr>().is_ok() {
-            return self.to_string();
+        if self.name.is_literal() {
+            return self.name.to_string();
         }
-        let resolved: Vec<String> = self.addresses.iter().map(ToString::to_string).collect();
-        format!("{self} (resolved to {})", resolved.join(", "))
+        let list = addresses::join(&self.current());
+        format!("{} (resolved to {list})", self.name)
     }
 
-    /// Connect to the first address that answers within `timeout` (`None`: the OS's own limit),
-    /// from `source` if given.
-    pub fn connect(
-        &self,
-        timeout: Option<Duration>,
-        source: Option<IpAddr>,
-    ) -> Result<(TcpStream, SocketAddr), ConnectError> {
-        let mut failures = ConnectError::default();
-        for &address in &self.addresses {
-            match connect_one(address, timeout, source) {
-                Ok(stream) => return Ok((stream, address)),
-                Err(e) => {
-                    debug!("connect to {address} failed: {e}");
-                    failures.attempts.push((address, Arc::new(e)));
-                }
-            }
+    /// What makes it down, and up again.
+    pub fn rule(&self) -> HealthRule {
+        *self.lock().rule()
+    }
+
+    /// Up now? A down destination whose `--fail-timeout` is over becomes up (and says so) here.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed) || self.update(|h, now| h.refresh(now))
+    }
+
+    /// Pairs live here now.
+    pub fn live(&self) -> u64 {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// A pair is sent here: it counts as live until [`Destination::left`].
+    pub fn arrived(&self) {
+        self.live.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn left(&self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A connect by `by` reached it.
+    pub fn reached(&self, by: Prober) {
+        if by == Prober::Pair {
+            self.pairs.fetch_add(1, Ordering::Relaxed);
         }
-        Err(failures)
+        if !self.clean.load(Ordering::Relaxed) {
+            self.update(|h, now| h.reached(now, by));
+        }
     }
-}
 
-/// One connection attempt, a plain blocking `connect` bounded by `timeout`. With a source address
-/// the socket is bound to it first (port 0: the kernel picks one), so the destination sees that
-/// address; std's `connect` cannot bind first, hence socket2.
-///
-/// Why not std's `connect_timeout`: it switches the socket to non-blocking, connects, polls and
-/// switches back, four calls where Linux needs one. A blocking `connect` honours the socket's
-/// send timeout (SO_SNDTIMEO), so arming that bounds the handshake; [`get_ready`] then re-arms it
-/// for the pumps' writes. On timeout Linux reports EINPROGRESS (the handshake was still under way
-/// when the wait ended), which we name for what it is.
-///
-/// [`get_ready`]: crate::relay::upstream::prepare::get_ready
-fn connect_one(
-    address: SocketAddr,
-    timeout: Option<Duration>,
-    source: Option<IpAddr>,
-) -> io::Result<TcpStream> {
-    if let Some(source) = source.filter(|s| s.is_ipv4() != address.is_ipv4()) {
-        let why = format!("--source {source} is of the other address family");
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+    /// A connect by `by` failed with `error`.
+    pub fn failed(&self, by: Prober, error: &dyn fmt::Display) {
+        if by == Prober::Pair {
+            self.connect_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        self.update(|h, now| h.failed(now, by, &error.to_string()));
     }
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
-    if let Some(source) = source {
-        socket.bind(&SocketAddr::new(source, 0).into())?;
-    }
-    if timeout.is_some() {
-        socket.set_write_timeout(timeout)?; // a fresh socket has none: nothing to do without one
-    }
-    match socket.connect(&address.into()) {
-        Ok(()) => Ok(socket.into()),
-        Err(e) if e.raw_os_error() == Some(Errno::EINPROGRESS as i32) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "connection timed out",
-        )),
-        Err(e) => Err(e),
-    }
-}
 
-/// `--source`: is `source` one of this host's addresses, of a family the destination has? Asked
-/// once at start-up, by binding a throwaway socket to it, so that a typo is one error line
-/// (exit 1) rather than a failed connect for every client.
-pub fn check_source(source: IpAddr, destination: &Destination) -> Result<(), StartupError> {
-    if !destination
-        .addresses
-        .iter()
-        .any(|a| a.is_ipv4() == source.is_ipv4())
-    {
-        return Err(StartupError::SourceFamily {
-            source,
-            destination: destination.describe(),
+    /// Apply `step` to the health under its lock, publish the result, and log the change it made
+    /// (after letting go of the lock); whether the destination is up.
+    fn update(&self, step: impl FnOnce(&mut Health, Instant) -> Option<Change>) -> bool {
+        let (change, up, rule) = {
+            let mut health = self.lock();
+            let change = step(&mut health, Instant::now());
+            self.up.store(health.is_up(), Ordering::Relaxed);
+            self.clean.store(health.is_clean(), Ordering::Relaxed);
+            (change, health.is_up(), *health.rule())
+        };
+        if let Some(change) = change {
+            self.log(&change, rule);
+        }
+        up
+    }
+
+    fn log(&self, change: &Change, rule: HealthRule) {
+        let (level, state) = if change.is_up() {
+            (Level::Info, "up")
+        } else {
+            (Level::Warn, "down")
+        };
+        let skipped = match (change.is_up() || self.alone, rule.checked) {
+            (true, _) => String::new(),
+            (false, true) => "; skipped while another is up, until a check reaches it".into(),
+            (false, false) => format!(
+                "; skipped while another is up, for {}",
+                Timeout(rule.fail_timeout)
+            ),
+        };
+        let text = format!("destination {} {state}: {change}{skipped}", self.name);
+        events::emit(level, Importance::Normal, "destination", &text, |out| {
+            out.str("destination", &self.name)
+                .str("state", state)
+                .str("reason", change);
         });
     }
-    let probe = SocketAddr::new(source, 0);
-    Socket::new(
-        Domain::for_address(probe),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )
-    .and_then(|socket| socket.bind(&probe.into()))
-    .map_err(|error| StartupError::Source { source, error })
-}
 
-impl fmt::Display for Destination {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port) // an IPv6 literal
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
+    /// Read everything the operator is shown, now.
+    pub fn view(&self) -> View {
+        let up = self.is_up();
+        let since = self.lock().since();
+        View {
+            name: self.label.to_string(),
+            up,
+            for_how_long: since.elapsed(),
+            addresses: self.current().to_vec(),
+            live: self.live(),
+            pairs: self.pairs.load(Ordering::Relaxed),
+            connect_failures: self.connect_failures.load(Ordering::Relaxed),
         }
+    }
+
+    /// The health is plain data, consistent whatever a panicking holder did.
+    fn lock(&self) -> MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
+
+    const RULE: HealthRule = HealthRule {
+        max_fails: 1,
+        fail_timeout: Duration::from_secs(3600),
+        checked: false,
+    };
+
+    fn name(host: &str, port: u16) -> Name {
+        Name {
+            host: host.into(),
+            port,
+        }
+    }
 
     #[test]
     fn ip_literals_resolve_without_a_resolver_and_print_once() {
-        let d = Destination::resolve("::1", 80).unwrap();
-        assert_eq!(d.to_string(), "[::1]:80");
+        let d = Destination::resolve(name("::1", 80), RULE, true).unwrap();
+        assert_eq!(d.name().to_string(), "[::1]:80");
         assert_eq!(d.describe(), "[::1]:80");
-        assert_eq!(d.addresses(), &["[::1]:80".parse().unwrap()]);
+        assert_eq!(&*d.current(), &["[::1]:80".parse().unwrap()]);
+        assert!(matches!(d.addresses(), Addresses::Fixed(_)), "never moves");
     }
 
     #[test]
     fn a_name_is_described_with_what_it_resolved_to() {
-        let addresses = vec!["[::1]:5".parse().unwrap(), "127.0.0.1:5".parse().unwrap()];
-        let d = Destination::from_addresses("db", 5, addresses).unwrap();
+        let list = vec!["[::1]:5".parse().unwrap(), "127.0.0.1:5".parse().unwrap()];
+        let d = Destination::from_addresses(name("db", 5), list, RULE, true).unwrap();
         assert_eq!(d.describe(), "db:5 (resolved to [::1]:5, 127.0.0.1:5)");
-        assert!(Destination::from_addresses("db", 5, Vec::new()).is_none());
+        assert!(Destination::from_addresses(name("db", 5), Vec::new(), RULE, true).is_none());
     }
 
     #[test]
     fn unresolvable_name_is_an_error_naming_it() {
-        let err = Destination::resolve("no..such-host.invalid", 80).unwrap_err();
+        let err = Destination::resolve(name("no..such-host.invalid", 80), RULE, true).unwrap_err();
         assert!(err.to_string().contains("no..such-host.invalid"), "{err}");
     }
 
     #[test]
-    fn a_refusing_address_falls_through_to_the_next() {
-        let dead = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap(); // closed again
-        let live = TcpListener::bind("127.0.0.1:0").unwrap();
-        let live_addr = live.local_addr().unwrap();
-        let d = Destination::from_addresses("test", 1, vec![dead, live_addr]).unwrap();
-        let (_, used) = d.connect(Some(Duration::from_secs(2)), None).unwrap();
-        assert_eq!(used, live_addr);
-        let only_dead = Destination::from_addresses("test", 1, vec![dead]).unwrap();
-        let err = only_dead.connect(None, None).unwrap_err();
-        assert!(err.to_string().starts_with(&dead.to_string()), "{err}");
+    fn counters_and_health_follow_the_connects() {
+        let list = vec!["127.0.0.1:1".parse().unwrap()];
+        let d = Destination::from_addresses(name("127.0.0.1", 1), list, RULE, false).unwrap();
+        d.arrived();
+        d.failed(Prober::Pair, &"refused");
+        assert!(!d.is_up(), "one failure is --max-fails 1");
+        d.left();
+        d.arrived();
+        d.reached(Prober::Pair);
+        let view = d.view();
+        assert!(view.up);
+        assert_eq!((view.live, view.pairs, view.connect_failures), (1, 1, 1));
+        d.failed(Prober::Check, &"timed out");
+        assert_eq!(
+            d.view().connect_failures,
+            1,
+            "a check's failure is not a pair's"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,7 +16,32 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_tcpproxy");
 
 /// `tcpproxy ARGS...`: stdin and stdout closed, stderr (the log) piped to the test.
 pub fn command<S: AsRef<OsStr>>(args: &[S]) -> Command {
-    let mut command = Command::new(BINARY);
+    command_of(Path::new(BINARY), args)
+}
+
+/// The example `name` (`examples/NAME.rs`), built beside the binary: cargo puts examples in
+/// `examples/` next to it (`target/release/examples/lab`). `cargo test` builds them, but a test
+/// run narrowed with `--test` does not, so a missing or stale one fails here with what to run.
+pub fn example(name: &str) -> PathBuf {
+    let dir = Path::new(BINARY).parent().expect("the binary's directory");
+    let built = dir.join("examples").join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let build = "build the examples first: cargo build --release --examples (or make)";
+    let built_at =
+        modified(&built).unwrap_or_else(|| panic!("{} is missing: {build}", built.display()));
+    assert!(
+        modified(&source).is_none_or(|changed| changed <= built_at),
+        "{} is older than {}: {build}",
+        built.display(),
+        source.display()
+    );
+    built
+}
+
+/// `PROGRAM ARGS...`, set up as [`command`] sets up tcpproxy.
+pub fn command_of<S: AsRef<OsStr>>(program: &Path, args: &[S]) -> Command {
+    let mut command = Command::new(program);
     command
         .args(args)
         .stdin(Stdio::null())
@@ -34,6 +60,28 @@ pub fn with_open_file_limit(command: &mut Command, soft: u64, hard: u64) -> &mut
                 rlim_max: hard,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    command
+}
+
+/// Start `command` with its file-size limit at `bytes` (`ulimit -f`), and SIGXFSZ ignored so a
+/// write past the limit fails (EFBIG) instead of killing the process: a disk that fills up, for
+/// one process.
+pub fn with_file_size_limit(command: &mut Command, bytes: u64) -> &mut Command {
+    // SAFETY: setrlimit and signal are async-signal-safe, and the closure touches nothing else.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == 0 {
                 Ok(())
             } else {
                 Err(std::io::Error::last_os_error())
@@ -63,7 +111,12 @@ pub struct Finished {
 /// Run `tcpproxy ARGS...` to completion (for command-line errors). A proxy that wrongly starts
 /// serving is killed after PATIENCE and reported as status `None`.
 pub fn run_to_exit<S: AsRef<OsStr>>(args: &[S]) -> Finished {
-    let mut command = command(args);
+    run_program_to_exit(Path::new(BINARY), args)
+}
+
+/// Like [`run_to_exit`], for another program (an example: [`example`]).
+pub fn run_program_to_exit<S: AsRef<OsStr>>(program: &Path, args: &[S]) -> Finished {
+    let mut command = command_of(program, args);
     command.stdout(Stdio::piped());
     KillOnDrop::spawn(&mut command).finish()
 }

@@ -57,6 +57,18 @@ pub fn wait_for_stats(pid: u32, condition: impl Fn(&ProcStats) -> bool) -> ProcS
 }
 
 /// How many of the process's descriptors are pipes (splice's, and its stdio).
+/// How many of `pid`'s threads are named `name` (/proc/PID/task/*/comm).
+pub fn threads_named(pid: u32, name: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
 pub fn pipe_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .expect("read /proc/PID/fd")

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::client;
-use super::process::{command, send_signal, KillOnDrop};
+use super::process::{command, command_of, send_signal, KillOnDrop};
 use super::PATIENCE;
 
 /// A running proxy: the child process, its port, and its log lines.
@@ -52,6 +52,14 @@ impl Proxy {
     /// `tcpproxy ARGS...` exactly as given; it must log a listening line.
     pub fn start_raw<S: AsRef<OsStr>>(args: &[S]) -> Proxy {
         Proxy::spawn(&mut command(args))
+    }
+
+    /// `PROGRAM ARGS...`: another proxy (the lab's answer, say: [`example`]), which must log a
+    /// `listening on ADDR` line as tcpproxy does.
+    ///
+    /// [`example`]: super::process::example
+    pub fn start_program<S: AsRef<OsStr>>(program: &Path, args: &[S]) -> Proxy {
+        Proxy::spawn(&mut command_of(program, args))
     }
 
     /// Start `command` (from [`command`], stderr piped) and wait for its listening line.

@@ -1,10 +1,11 @@
 //! Loopback servers for the proxy to relay to: echo, flood, holding (the test decides), deaf (never
-//! accepts), faulty (resets on request, goes down and up), and an address where nothing listens.
+//! accepts), faulty (resets on request, goes down and up), the lab's BIG/ok server, and an address
+//! where nothing listens.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -97,6 +98,44 @@ pub fn frozen_and_idle_pairs(
         .recv_timeout(PATIENCE)
         .expect("pair 2 at the server");
     (frozen, idle, idle_server)
+}
+
+/// The lab's answer to `GET /~rtm/ok`.
+pub const OK_BODY: &[u8] = b"You were able to fetch the data.\n";
+
+/// The lab's acceptance test server, made local: one request line, then `GET /~rtm/ok` gets
+/// [`OK_BODY`] and `GET /~rtm/BIG` an endless body, each followed by a close. The receiver hears
+/// each time a BIG write has waited 200 ms without its reader taking the rest: a client that
+/// stopped reading has filled every buffer between it and the server.
+pub fn big_ok_server() -> (SocketAddr, Receiver<()>) {
+    let (sender, blocked) = mpsc::channel();
+    let addr = serve(move |stream| big_or_ok(stream, &sender));
+    (addr, blocked)
+}
+
+fn big_or_ok(mut stream: TcpStream, blocked: &Sender<()>) {
+    let mut request = String::new();
+    let reader = stream.try_clone().expect("clone");
+    if BufReader::new(reader).read_line(&mut request).is_err() {
+        return;
+    }
+    match request.trim_end() {
+        "GET /~rtm/ok" => drop(stream.write_all(OK_BODY)),
+        "GET /~rtm/BIG" => {
+            let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+            let chunk = vec![b'B'; 64 * 1024];
+            loop {
+                match stream.write(&chunk) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        let _ = blocked.send(()); // the test may have stopped listening
+                    }
+                    Err(_) => return,
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// An address where nothing listens (a port just freed).

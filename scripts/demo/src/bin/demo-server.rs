@@ -1,4 +1,4 @@
-//! demo-server: the lab's web server, made local (SPEC §7).
+//! demo-server: the lab's web server, made local (scripts/README.md, "The demo server").
 //!
 //! The lab fetched `/~rtm/BIG` and `/~rtm/ok` from a server at MIT that is long gone. This is a
 //! stand-in that answers one request per connection and closes:

@@ -7,9 +7,10 @@
 //! that served it — no font, no script library — so it works on a machine with no internet, and
 //! the endpoint's content security policy can forbid everything else.
 //!
-//! `/pairs.json` is a contract: its keys are listed in the README and only ever gain new ones.
+//! `/pairs.json` is a contract: its keys are listed in docs/reference.md and only ever gain new ones.
 //! It holds the `stats` event's keys (`stats.rs`) plus what the page needs to judge a pair: the
-//! two timeouts and the proxy's uptime, which is the clock of `history[].t`.
+//! two timeouts and the proxy's uptime, which is the clock of `history[].t`; and the destinations
+//! table (`destinations`), drawn under the pairs.
 //!
 //! What a page costs: one `/pairs.json` a second per open tab, never two at once (the script
 //! waits for one answer before it asks again), none while the tab is hidden. Each answer is one
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::json::{Array, Object};
+use crate::operator::destinations;
 use crate::operator::endpoint::history::History;
 use crate::operator::endpoint::http::Response;
 use crate::operator::stats::{self, Report, Sources};
@@ -76,7 +78,8 @@ pub fn pairs_json(report: &Report, timeouts: Timeouts, history: &History) -> Str
     }
     let unlisted = report.pairs.len().saturating_sub(MAX_LISTED);
     out.json("pairs", pairs)
-        .u64("pairs_unlisted", unlisted as u64);
+        .u64("pairs_unlisted", unlisted as u64)
+        .json("destinations", destinations::array(&report.destinations));
     let mut samples = Array::default();
     for sample in history.samples() {
         let mut point = Object::new();

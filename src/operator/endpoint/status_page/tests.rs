@@ -5,6 +5,7 @@ use crate::operator::endpoint::history::Sample;
 use crate::operator::stats::PairRow;
 use crate::relay::accounting::activity::{Snapshot, State};
 use crate::relay::accounting::totals::HangCuts;
+use crate::relay::upstream::destination::View;
 
 fn direction(state: State, seconds: f64, pending: u64) -> Snapshot {
     Snapshot {
@@ -56,6 +57,15 @@ fn frozen_and_idle() -> Report {
         threads: Some(7),
         parked: 1,
         dump_dropped: None,
+        destinations: vec![View {
+            name: "db:40613".into(),
+            up: true,
+            for_how_long: Duration::from_millis(12_345),
+            addresses: vec!["127.0.0.1:40613".parse().unwrap()],
+            live: 2,
+            pairs: 3,
+            connect_failures: 1,
+        }],
     }
 }
 
@@ -85,7 +95,9 @@ fn pairs_json_has_the_documented_keys_and_values() {
         r#""age_s":7.7,"bytes_up":17,"bytes_down":5977088,"#,
         r#""c_to_s":{"state":"reading","seconds":7.7,"pending_bytes":0},"#,
         r#""s_to_c":{"state":"writing","seconds":7.1,"pending_bytes":243507}},{"id":2,"#,
-        r#""pairs_unlisted":0,"#,
+        r#""pairs_unlisted":0,"destinations":[{"destination":"db:40613","up":true,"#,
+        r#""since_s":12.345,"addresses":["127.0.0.1:40613"],"pairs_live":2,"pairs":3,"#,
+        r#""connect_failures":1}],"#,
         r#""history":[{"t":2,"live":2,"bytes":200},{"t":3,"live":3,"bytes":300},{"t":4,"live":4,"bytes":400}]}"#,
     ] {
         assert!(text.contains(expected), "{expected}\nnot in\n{text}");
@@ -110,7 +122,8 @@ fn pairs_json_lists_a_bounded_number_of_pairs() {
     assert_eq!(text.matches(r#"{"id":"#).count(), MAX_LISTED);
     let live = format!(r#""pairs_live":{},"#, MAX_LISTED + 7);
     assert!(text.contains(&live), "{text}");
-    assert!(text.contains(r#""pairs_unlisted":7,"history":[]}"#));
+    assert!(text.contains(r#""pairs_unlisted":7,"destinations":[{"#));
+    assert!(text.ends_with(r#"}],"history":[]}"#));
 }
 
 #[test]
@@ -126,6 +139,7 @@ fn the_page_fetches_nothing_from_elsewhere() {
         "id=\"live\"",
         "id=\"chart\"",
         "row.dataset.pair",
+        "id=\"destination-rows\"",
     ] {
         assert!(PAGE.contains(needed), "the page lacks {needed:?}");
     }
