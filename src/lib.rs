@@ -18,7 +18,7 @@
 //! | [`front_door`] | who gets in: the listener (or systemd's), the accept loop, `--allow`/`--deny`/`--max-per-client`, the pair budget, the table of live pairs, the stop flag, the drain |
 //! | [`operator`] | what the operator sees: logging, the listening line, the stats table and the destinations table, the traffic dump, and the `--metrics` HTTP endpoint ([`operator::endpoint`]: Prometheus metrics, the status page, `/healthz` and `/ready`) |
 //! | [`proxy_protocol`] | the PROXY protocol, read (`--accept-proxy`) and written (`--send-proxy`): a leaf that imports nothing of the rest |
-//! | [`upgrade`] | upgrade in place on SIGUSR2: argv[0] made absolute at start-up, our own fork and exec with the sockets at descriptors 3 and 4, the notify socket that hears the new process say `READY=1`, and the attempt that hands over or gives up |
+//! | [`upgrade`] | upgrade in place on SIGUSR2: `argv[0]` made absolute at start-up, our own fork and exec with the sockets at descriptors 3 and 4, the notify socket that hears the new process say `READY=1`, and the attempt that hands over or gives up |
 //!
 //! Around them: [`cli`] (the command line; the options for several destinations in
 //! [`cli::destinations`]), [`startup`] (opens the sockets and builds the rooms,

@@ -37,7 +37,7 @@ impl fmt::Display for ActivationError {
         use ActivationError::*;
         match self {
             Environment(e) => {
-                write!(f, "cannot use the sockets systemd passed (LISTEN_FDS): {e}")
+                write!(f, "cannot use the sockets passed in LISTEN_FDS (by systemd or a previous tcpproxy): {e}")
             }
             NoSocketNamed { wanted, names } => write!(
                 f,

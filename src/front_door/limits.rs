@@ -19,7 +19,8 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use crate::error::{BudgetTooSmall, StartupError};
 
 /// Descriptors kept back for everything that is not a pair: stdio, the listener, the log file, the
-/// stop signal's knock, the resolver's files, and a margin for the libraries.
+/// signal threads' signalfd and pipe, an upgrade's notify socket, pidfd and copies of the sockets,
+/// the resolver's files, and a margin for the libraries.
 pub const RESERVED_DESCRIPTORS: u64 = 32;
 
 /// Descriptors one pair holds: its client socket and its destination socket.

@@ -28,9 +28,9 @@
 //! handler can only set a flag or write a byte, so every other signal would need a pipe and a
 //! thread of its own, and ctrlc's larger `termination` feature would take SIGTERM and SIGHUP
 //! under one closure, unable to say which came. The `signalfd` hears four signals on one thread
-//! and knows each by name. Both end in the same place: [`stops::Stopping`], where the first stop
-//! signal asks the front door's [`Stop`] flag to stop and the same one again within a second is
-//! the same stop (GNU `timeout` sends two).
+//! and knows each by name. Both end in the same place, [`stops::Stopping`]: the first stop signal
+//! asks the front door's [`Stop`](crate::front_door::stop::Stop) flag to stop, and the same one
+//! again within a second is the same stop (GNU `timeout` sends two).
 //!
 //! The first SIGINT or SIGTERM wakes the main thread wherever it sleeps; the drain and the cut
 //! follow there (`front_door/shutdown.rs`). A second one does not wait: it resets every live

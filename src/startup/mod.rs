@@ -2,7 +2,7 @@
 //! the main thread to the accept loop until a stop.
 //!
 //! The order matters:
-//! 0. make argv[0] absolute, before anything else, for an upgrade in place (`upgrade/program.rs`);
+//! 0. make `argv[0]` absolute, before anything else, for an upgrade in place (`upgrade/program.rs`);
 //! 1. block the signals before any thread exists, so every thread inherits the mask and each
 //!    signal can only ever reach the thread meant for it (`signals/`);
 //! 2. logging, then the limits (so the pair budget is known before any buffer is reserved);

@@ -1,6 +1,6 @@
 //! The program an upgrade starts: the path this process was started from, and its command line.
 //!
-//! The path is argv[0] made absolute once, at start-up, as the shell that started us found it:
+//! The path is `argv[0]` made absolute once, at start-up, as the shell that started us found it:
 //! a name with a `/` is taken against the working directory, a bare name is looked up in `PATH`
 //! (an empty entry meaning the working directory), as `execvp` does. Done once, because the
 //! working directory and `PATH` are only sure to be what the shell saw at the start.
@@ -27,9 +27,9 @@ const DEFAULT_PATH: &str = "/bin:/usr/bin";
 /// This process's program: the path to start again, and its whole command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
-    /// argv[0], absolute.
+    /// `argv[0]`, absolute.
     pub path: PathBuf,
-    /// The command line, argv[0] as it was given included: the new process gets it unchanged.
+    /// The command line, `argv[0]` as it was given included: the new process gets it unchanged.
     pub argv: Vec<OsString>,
 }
 

@@ -7,7 +7,7 @@
 //! failed `exec`, at whatever descriptor number was free, 3 or 4 perhaps, which our `dup2` would
 //! then overwrite. So this module forks by itself, in three steps:
 //!
-//! 1. Before the fork, everything is allocated ([`Prepared`]): the path, the argument and
+//! 1. Before the fork, everything is allocated (`Prepared`): the path, the argument and
 //!    environment arrays, a `LISTEN_PID=` entry with room for the digits, and the sockets
 //!    duplicated to numbers above the ones they must land on, so no `dup2` can overwrite another.
 //! 2. Between `fork` and `execve` the child is a copy of a many-threaded process with one thread

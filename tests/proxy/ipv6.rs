@@ -96,8 +96,9 @@ fn a_port_held_ipv6_only_by_another_program_is_a_startup_error_not_an_ipv4_fallb
 }
 
 /// A host with IPv6 sockets but no `::1` (IPv6 switched off on loopback, in a network namespace of
-/// the test's own): the default `[::]` listener still binds, and a stop must still wake `accept`,
-/// though its knock on `[::1]` cannot arrive there (it hung for ever before 127.0.0.1 was tried).
+/// the test's own): the default `[::]` listener still binds, and a stop must still wake `accept`.
+/// (When the wake was a knock, a connect to `[::1]` could not arrive there and the stop hung for
+/// ever; the wake is now a signal to the accepting thread, `front_door/wake.rs`.)
 #[test]
 fn a_stop_wakes_accept_on_a_host_whose_loopback_has_no_ipv6() {
     let inside = "ip link set lo up && echo 1 > /proc/sys/net/ipv6/conf/lo/disable_ipv6 && \
