@@ -39,7 +39,9 @@ fn round_robin_takes_turns_and_shares_a_killed_destination_s_turns_among_the_res
     let to_c = after.iter().filter(|w| **w == names[2]).count();
     assert_eq!(to_a + to_c, 10);
     assert!(to_a.abs_diff(to_c) <= 2, "shared unevenly: {after:?}");
-    // One pair met the killed destination and failed over; the others skipped it.
+    // One pair met the killed destination and failed over; the others skipped it. A pair's line
+    // comes after its client has its answer: wait for the last of the 19.
+    proxy.wait_for_log(") pair 19 ");
     let log = proxy.log_so_far();
     let failed_over = format!("after {} failed", names[1]);
     let met = log.iter().filter(|l| l.contains(&failed_over)).count();

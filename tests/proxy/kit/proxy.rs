@@ -210,9 +210,20 @@ impl Proxy {
         send_signal(self.pid(), signal);
     }
 
-    /// Wait for the proxy to exit, at most `limit`; `None` if it is still running.
+    /// Wait for the proxy to exit, at most `limit`; `None` if it is still running. Once it has
+    /// exited, its last lines are read in too: the reader thread may not have reached them yet,
+    /// and a test that looks at the summary after the exit must see it. (Until the pipe's end:
+    /// at most PATIENCE, should something the proxy started still hold its stderr.)
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        self.child.wait_exit(limit)
+        let status = self.child.wait_exit(limit)?;
+        let give_up = Instant::now() + PATIENCE;
+        while let Ok(line) = self
+            .log
+            .recv_timeout(give_up.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
+        }
+        Some(status)
     }
 }
 
