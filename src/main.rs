@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use tcpproxy::cli::Options;
+use tcpproxy::signals::stops;
 
 /// Exit status for a fatal start-up error; clap itself exits 2 for a bad command line.
 const EXIT_STARTUP_FAILED: u8 = 1;
@@ -17,6 +18,10 @@ const EXIT_STARTUP_FAILED: u8 = 1;
 fn main() -> ExitCode {
     let options = Options::parse();
     match tcpproxy::run(&options) {
+        // A second signal exits 130 from the `signals` thread; the main thread may finish first.
+        Ok(()) if stops::exiting_on_a_second_signal() => {
+            ExitCode::from(stops::EXIT_ON_SECOND_SIGNAL as u8)
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(why) => {
             tcpproxy::operator::announce::failure(&why);

@@ -11,6 +11,7 @@
 //! Called from the `signals` thread (SIGTERM) and ctrlc's thread (SIGINT), so the memory of the
 //! first signal is behind a mutex. Nothing here blocks but the stop's wake-up of the accept loop.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,16 @@ use crate::relay::close::CloseReason;
 
 /// Exit status after a second signal: 128 + SIGINT, as a shell reports an interrupted command.
 pub const EXIT_ON_SECOND_SIGNAL: i32 = 130;
+
+/// Set, once and for good, when a second signal is exiting the process. Cutting the pairs first
+/// lets the main thread finish its drain; if it returns from `main` before this thread reaches
+/// `exit`, the process would exit 0. `main` looks here: the status is 130 either way.
+static SECOND_SIGNAL: AtomicBool = AtomicBool::new(false);
+
+/// Whether the process is exiting on a second signal (exit status [`EXIT_ON_SECOND_SIGNAL`]).
+pub fn exiting_on_a_second_signal() -> bool {
+    SECOND_SIGNAL.load(Ordering::SeqCst)
+}
 
 /// The same signal again within this long is the same stop: GNU `timeout` sends its second one
 /// at once, and a person who means "again" takes longer.
@@ -93,6 +104,7 @@ impl Stopping {
     fn exit_now(&self, signal: Signal, when: &str) -> ! {
         debug_assert!(self.stop.cause().is_some());
         warn!("{signal} received {when}: cutting every live pair and exiting now");
+        SECOND_SIGNAL.store(true, Ordering::SeqCst);
         self.live.end_all(&CloseReason::Shutdown);
         std::process::exit(EXIT_ON_SECOND_SIGNAL);
     }
