@@ -21,14 +21,13 @@
 //! | [`upgrade`] | upgrade in place on SIGUSR2: `argv[0]` made absolute at start-up, our own fork and exec with the sockets at descriptors 3 and 4, the notify socket that hears the new process say `READY=1`, and the attempt that hands over or gives up |
 //!
 //! Around them: [`cli`] (the command line; the options for several destinations in
-//! [`cli::destinations`]), [`startup`] (opens the sockets and builds the rooms,
-//! in [`startup::rooms`], and runs the accept loop), [`signals`] (SIGTERM, SIGHUP, SIGUSR1 and
-//! SIGUSR2 on one thread from a `signalfd`; SIGINT on ctrlc's; the stop, its "again" and its
-//! "same one twice" in [`signals::stops`]), [`error`] (start-up errors),
-//! [`events`] and
-//! [`json`] (the log's events, as text for people or JSON for programs), [`units`] (bytes and
-//! seconds for people), [`ratelimit`] (at most one log line a second, for the front door and the
-//! endpoint alike). `main.rs` only parses, runs and maps errors to exit codes.
+//! [`cli::destinations`]), [`startup`] (opens the sockets and builds the rooms, in
+//! [`startup::rooms`], and runs the accept loop), [`signals`] (SIGTERM, SIGHUP, SIGUSR1 and
+//! SIGUSR2 on one thread from a `signalfd`; SIGINT on ctrlc's; the stop, its "again" and its "same
+//! one twice" in [`signals::stops`]), [`error`] (start-up errors), [`events`] and [`json`] (the
+//! log's events, as text for people or JSON for programs), [`units`] (bytes and seconds for
+//! people, and durations as they are typed), [`ratelimit`] (at most one log line a second, for the
+//! front door and the endpoint alike). `main.rs` only parses, runs and maps errors to exit codes.
 //!
 //! Every module is named below. Imports run one way, down the drawing: a module may use what is
 //! below it, never what is above, and no module imports one that imports it (`make lint`
