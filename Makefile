@@ -18,13 +18,12 @@ all: build
 
 # Cargo decides what is stale, so this always asks it. It builds the whole workspace: tcpproxy, the
 # demo's helpers (target/release/demo-server, demo-client; scripts/demo/) and the benchmark
-# (target/release/bench; scripts/bench/); then the examples, which a plain build leaves out: the
+# (target/release/bench; scripts/bench/), and the examples, which a plain build leaves out: the
 # lab's answer in 150 lines (target/release/examples/lab; examples/lab.rs). The copy keeps
 # ./tcpproxy current: written beside it, then renamed over it, so a running ./tcpproxy keeps its old
 # file (writing over it fails: Text file busy).
 build:
-	$(CARGO) build --release --locked --workspace
-	$(CARGO) build --release --locked --examples
+	$(CARGO) build --release --locked --workspace --bins --examples
 	cp $(BIN) ./.tcpproxy.new && mv -f ./.tcpproxy.new ./tcpproxy
 
 # The man page and the bash, zsh and fish completions, generated from the clap definition by
