@@ -1,6 +1,6 @@
 //! For the unit tests only: a connected pair of real loopback sockets, as a pump sees them.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 /// How long a test peer waits for anything before the test fails.
@@ -15,4 +15,12 @@ pub fn connected() -> (TcpStream, TcpStream) {
     peer.set_read_timeout(Some(PATIENCE)).unwrap();
     peer.set_write_timeout(Some(PATIENCE)).unwrap();
     (ours, peer)
+}
+
+/// A loopback address nothing listens on: a listener's, closed again, so a connect is refused.
+pub fn closed_address() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }

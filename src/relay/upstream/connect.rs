@@ -109,10 +109,7 @@ mod tests {
 
     #[test]
     fn a_refusing_address_falls_through_to_the_next() {
-        let dead = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap(); // closed again
+        let dead = crate::testing::closed_address();
         let live = TcpListener::bind("127.0.0.1:0").unwrap();
         let live_addr = live.local_addr().unwrap();
         let timeout = Some(Duration::from_secs(2));

@@ -200,10 +200,7 @@ mod tests {
 
     #[test]
     fn a_refused_connect_fails_over_and_the_next_pair_skips_the_dead_one() {
-        let dead = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap(); // closed again
+        let dead = crate::testing::closed_address();
         let live = TcpListener::bind("127.0.0.1:0").unwrap();
         let pool = Pool::new(
             vec![destination(dead), destination(live.local_addr().unwrap())],

@@ -8,10 +8,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use super::client;
-use super::servers::echo;
+use super::servers::{echo, take_down};
 
 /// A destination that answers each connection with its own address and a newline, then echoes.
 pub struct Backend {
@@ -68,17 +67,7 @@ impl Backend {
 
     /// Stop listening: from now on a connect to it is refused. Live connections go on.
     pub fn kill(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        // Wake the accept loop so it drops the listener (this connection is not counted); until
-        // it has, a connect may still succeed, so wait (bounded) until the port refuses.
-        let _ = TcpStream::connect(self.addr);
-        for _ in 0..200 {
-            if TcpStream::connect(self.addr).is_err() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        panic!("the backend {} did not go down", self.addr);
+        take_down(&self.up, self.addr);
     }
 
     /// Listen again on the same address.

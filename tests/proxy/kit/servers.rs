@@ -226,17 +226,7 @@ impl FaultyDestination {
     }
 
     pub fn down(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        // Wake the accept loop so it drops the listener; until it has, a connect may still
-        // succeed, so wait (bounded) until the port refuses.
-        let _ = TcpStream::connect(self.addr);
-        for _ in 0..200 {
-            if TcpStream::connect(self.addr).is_err() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        panic!("the destination did not go down");
+        take_down(&self.up, self.addr);
     }
 
     pub fn up(&self) {
@@ -255,4 +245,19 @@ fn answer_or_reset(mut stream: TcpStream) {
     if stream.write_all(&first).is_ok() {
         echo(stream);
     }
+}
+
+/// Have the accept loop that watches `up` drop its listener at `addr`: clear the flag, wake the
+/// loop with a connection (which it does not count), and wait (bounded) until the port refuses,
+/// since until the loop has dropped the listener a connect may still succeed.
+pub fn take_down(up: &AtomicBool, addr: SocketAddr) {
+    up.store(false, Ordering::SeqCst);
+    let _ = TcpStream::connect(addr);
+    for _ in 0..200 {
+        if TcpStream::connect(addr).is_err() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{addr} did not go down");
 }
