@@ -139,7 +139,6 @@ fn thread_label(id: u64, dir: Direction) -> String {
 /// ([`Closing::finish`]).
 fn run(closing: Share<Closing>) {
     let (pair, relay) = (&closing.pair, &closing.relay);
-    pair.record_listen();
     if !admitted(&closing) {
         return;
     }

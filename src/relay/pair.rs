@@ -112,10 +112,11 @@ impl Pair {
         Some(SocketAddr::new(addr.ip().to_canonical(), addr.port()))
     }
 
-    /// Note the address the client reached, for the pair's closing line, before anything can
-    /// reset the socket: a reset socket forgets its address, and `getsockname` then says `[::]`
-    /// (the wildcard the listener is bound to). One call, skipped when no pair line can be
-    /// written, as for [`Pair::record_source`].
+    /// Note the address the client reached, for the pair's closing line, before [`Pair::end`]
+    /// resets the socket: a reset socket forgets its address, and `getsockname` then says `[::]`
+    /// (the wildcard the listener is bound to). A pair that ends cleanly is never reset, and its
+    /// line reads the address then. One call, only for pairs that are cut, and skipped when no
+    /// pair line can be written, as for [`Pair::record_source`].
     pub fn record_listen(&self) {
         if !log::log_enabled!(target: crate::events::EVENT_TARGET, log::Level::Warn) {
             return;
@@ -203,8 +204,9 @@ impl Pair {
         if !self.ending.record(reason) {
             return;
         }
-        // Pairs with the fence in `attach_server`: either we see the server socket here and reset
-        // it, or that thread sees the reason and never starts relaying.
+        self.record_listen(); // the reset below makes the client socket forget it
+                              // Pairs with the fence in `attach_server`: either we see the server socket here and reset
+                              // it, or that thread sees the reason and never starts relaying.
         fence(Ordering::SeqCst);
         for side in [Side::Client, Side::Server] {
             if let Some(socket) = self.socket(side) {

@@ -321,3 +321,19 @@ fn a_pair_whose_client_reset_names_the_address_it_reached_not_the_wildcard() {
     assert_eq!(pair[0]["reason"], "client_reset");
     assert_eq!(pair[0]["listen"], format!("127.0.0.1:{}", proxy.port));
 }
+
+#[test]
+fn a_pair_refused_for_a_bad_proxy_header_names_the_address_it_reached() {
+    let mut proxy = Proxy::start(dead_address(), &["--log-format", "json", "--accept-proxy"]);
+    let mut client = connect_from("127.0.0.1", proxy.addr()).expect("connect");
+    client
+        .write_all(b"GARBAGE\r\n")
+        .expect("a header that is none");
+    drain(&mut client);
+    proxy.wait_for_log(r#""event":"pair""#);
+    stop(&mut proxy);
+    let all = objects(&mut proxy);
+    let pair = events(&all, "pair");
+    assert_eq!(pair[0]["reason"], "bad_proxy_header");
+    assert_eq!(pair[0]["listen"], format!("127.0.0.1:{}", proxy.port));
+}
