@@ -55,8 +55,8 @@ grep -q -- '  SIGUSR1 ' "$WORK/man.txt" || fail "the signal table is not a table
 step "The completions parse; the service runs $PREFIX/bin/tcpproxy"
 bash -n "$TOP/share/bash-completion/completions/tcpproxy" || fail "bash -n rejects the bash completion"
 say "    bash -n: ok"
-# What bash offers after --log-format and --send-proxy: their values, not file names.
-for option in log-format:"text json" send-proxy:"v1 v2"; do
+# What bash offers after --log-format, --send-proxy and --balance: their values, not file names.
+for option in log-format:"text json" send-proxy:"v1 v2" balance:"first round-robin least-conn"; do
     offered=$(bash -c 'source "$1"; COMP_WORDS=(tcpproxy "--$2" ""); COMP_CWORD=2; _tcpproxy tcpproxy "" "--$2"; echo "${COMPREPLY[*]}"' \
         _ "$TOP/share/bash-completion/completions/tcpproxy" "${option%%:*}")
     [ "$offered" = "${option#*:}" ] || fail "bash completes --${option%%:*} with '$offered'"

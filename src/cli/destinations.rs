@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
 
 use crate::error::{ArgError, StartupError};
@@ -34,7 +35,9 @@ pub struct DestinationOptions {
 
     /// How a pair picks among the destinations that are up: first (in order; the rest are
     /// standbys), round-robin (in turn), least-conn (the fewest live pairs, ties in order)
-    #[arg(long, value_name = "RULE", default_value = "first", value_parser = balance)]
+    #[arg(long, value_name = "RULE", default_value = "first",
+          value_parser = PossibleValuesParser::new(["first", "round-robin", "least-conn"])
+              .try_map(balance))]
     pub balance: Balance,
 
     /// This many failed connects in a row mark a destination down: it is skipped while another
@@ -118,8 +121,9 @@ pub fn host_port(text: &str) -> Result<Name, ArgError> {
     }
 }
 
-fn balance(text: &str) -> Result<Balance, ArgError> {
-    Balance::parse(text).ok_or_else(|| ArgError::NotABalance(text.to_string()))
+/// The possible values come first, so that `--help` and the completions list them.
+fn balance(text: String) -> Result<Balance, ArgError> {
+    Balance::parse(&text).ok_or(ArgError::NotABalance(text))
 }
 
 /// Every destination, positional first; at most [`MAX_DESTINATIONS`].
